@@ -1,0 +1,1 @@
+//! O_DIRECT storage on io_uring (being written).

@@ -1,0 +1,1 @@
+pub const RECORD_HEADER_LEN: usize = 40;

@@ -1,0 +1,1 @@
+//! Recovery (being written).

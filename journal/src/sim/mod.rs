@@ -1,0 +1,1 @@
+//! Simulated disk (being written).

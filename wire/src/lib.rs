@@ -1,0 +1,1 @@
+//! The Spate wire protocol (being written).
