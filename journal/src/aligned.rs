@@ -37,7 +37,11 @@ impl AlignedBuf {
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        Self { ptr, capacity, len: 0 }
+        Self {
+            ptr,
+            capacity,
+            len: 0,
+        }
     }
 
     fn layout(capacity: usize) -> Layout {
@@ -62,7 +66,11 @@ impl AlignedBuf {
     /// Sets the meaningful length. Bytes past the old length are whatever the
     /// buffer held; callers that grow the length write those bytes first.
     pub fn set_len(&mut self, len: usize) {
-        assert!(len <= self.capacity, "length {len} over capacity {}", self.capacity);
+        assert!(
+            len <= self.capacity,
+            "length {len} over capacity {}",
+            self.capacity
+        );
         self.len = len;
     }
 
@@ -107,7 +115,10 @@ impl Drop for AlignedBuf {
 
 impl std::fmt::Debug for AlignedBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlignedBuf").field("capacity", &self.capacity).field("len", &self.len).finish()
+        f.debug_struct("AlignedBuf")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len)
+            .finish()
     }
 }
 

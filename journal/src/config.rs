@@ -54,16 +54,21 @@ impl JournalConfig {
     /// Checks the settings against each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |msg: String| Err(ConfigError(msg));
-        if self.file_bytes % BLOCK as u64 != 0 {
-            return fail(format!("file_bytes {} is not a multiple of {BLOCK}", self.file_bytes));
+        if !self.file_bytes.is_multiple_of(BLOCK as u64) {
+            return fail(format!(
+                "file_bytes {} is not a multiple of {BLOCK}",
+                self.file_bytes
+            ));
         }
-        if self.max_write_bytes < BLOCK as u32 || self.max_write_bytes % BLOCK as u32 != 0 {
+        if self.max_write_bytes < BLOCK as u32 || !self.max_write_bytes.is_multiple_of(BLOCK as u32) {
             return fail(format!(
                 "max_write_bytes {} must be a positive multiple of {BLOCK}",
                 self.max_write_bytes
             ));
         }
-        let largest_write = self.max_record_footprint().max(u64::from(self.max_write_bytes));
+        let largest_write = self
+            .max_record_footprint()
+            .max(u64::from(self.max_write_bytes));
         // Block 0 holds the file header; the largest write must fit after it.
         if self.file_bytes < BLOCK as u64 + largest_write + BLOCK as u64 {
             return fail(format!(

@@ -13,13 +13,23 @@
 
 pub mod aligned;
 pub mod config;
+#[cfg(not(spate_no_direct))]
 pub mod direct;
 pub mod error;
 pub mod format;
+mod journal;
 pub mod recovery;
 pub mod sim;
 pub mod storage;
+mod writer;
 
 pub use aligned::{AlignedBuf, BLOCK};
 pub use config::{ConfigError, JournalConfig};
+pub use error::{
+    AppendError, CorruptionReport, FailedOp, JournalFailure, OpenError, RecoveryError,
+};
+pub use format::Lsn;
+pub use format::record::RecordKind;
+pub use journal::Journal;
+pub use recovery::{Recovered, RecoveredRecord, TornTail};
 pub use storage::{Completion, Op, Slot, SlotInfo, Storage};

@@ -29,7 +29,11 @@ pub enum Op {
     /// Write `buf` (block-aligned, `buf.len()` bytes) at `offset` of `slot`, and
     /// complete only once those bytes are durable (write + fdatasync, or an
     /// O_DSYNC write). The buffer comes back in the completion for reuse.
-    DurableWrite { slot: Slot, offset: u64, buf: AlignedBuf },
+    DurableWrite {
+        slot: Slot,
+        offset: u64,
+        buf: AlignedBuf,
+    },
     /// Make `slot` a file of exactly `len` bytes, fully allocated and durable,
     /// with its directory entry durable. A new file is filled with zeros so that
     /// later syncs do not have to update extent metadata. An existing file of the
