@@ -1,0 +1,164 @@
+//! Every message of the protocol and its stable type code.
+//!
+//! Each message is its own struct, archived with rkyv as the frame body. The
+//! frame header's `msg_type` says which struct the body is, so rkyv's enum
+//! tags never become part of the format, and an unknown code is caught from
+//! the header alone. After bytecheck validates a body, a per-message
+//! [`Validate`] pass enforces the protocol's own rules (segment names, ranges),
+//! so a `RequestRef` in the node's hands is always well-formed.
+
+#[macro_use]
+mod macros;
+
+/// Implements [`Validate`] for archived messages whose only rule is a valid
+/// `segment` field.
+macro_rules! validate_segment_only {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Validate for $ty {
+            fn validate(&self) -> Result<(), FieldError> {
+                check_name("segment", &self.segment)
+            }
+        }
+    )*};
+}
+
+/// Implements [`Validate`] for archived messages in which every value that
+/// passes bytecheck is meaningful.
+macro_rules! no_field_rules {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Validate for $ty {
+            fn validate(&self) -> Result<(), FieldError> {
+                Ok(())
+            }
+        }
+    )*};
+}
+
+mod handshake;
+mod reply;
+mod request;
+
+pub use handshake::{ArchivedHello, ArchivedHelloReply, Hello, HelloReply, negotiate};
+pub use reply::*;
+pub use request::*;
+
+use rkyv::api::high::{HighDeserializer, HighValidator};
+use rkyv::bytecheck::CheckBytes;
+use rkyv::rancor;
+use rkyv::string::ArchivedString;
+use rkyv::{Archive, Deserialize, Portable};
+
+use crate::encode::{FrameBuf, write_archive};
+use crate::error::{DecodeError, FieldError};
+use crate::name::validate_segment_name;
+
+/// The high bit of a message type code marks a reply.
+pub const REPLY_BIT: u16 = 0x8000;
+
+messages! {
+    requests {
+        /// Opens the handshake.
+        Hello(Hello) = 0x0001,
+        Ping(Ping) = 0x0002,
+        CreateSegment(CreateSegment) = 0x0010,
+        Append(Append) = 0x0011,
+        AppendBatch(AppendBatch) = 0x0012,
+        ConditionalAppend(ConditionalAppend) = 0x0013,
+        Read(Read) = 0x0014,
+        Seal(Seal) = 0x0015,
+        Truncate(Truncate) = 0x0016,
+        Merge(Merge) = 0x0017,
+        Delete(Delete) = 0x0018,
+        GetInfo(GetInfo) = 0x0019,
+        GetAttribute(GetAttribute) = 0x001A,
+        UpdateAttribute(UpdateAttribute) = 0x001B,
+        GetWriterState(GetWriterState) = 0x001C,
+    }
+    replies {
+        /// Completes the handshake.
+        HelloReply(HelloReply) = 0x8001,
+        Pong(Pong) = 0x8002,
+        SegmentCreated(SegmentCreated) = 0x8010,
+        /// Answers `Append`, `AppendBatch` and `ConditionalAppend`.
+        Appended(Appended) = 0x8011,
+        ReadData(ReadData) = 0x8014,
+        Sealed(Sealed) = 0x8015,
+        Truncated(Truncated) = 0x8016,
+        Merged(Merged) = 0x8017,
+        Deleted(Deleted) = 0x8018,
+        SegmentInfo(SegmentInfo) = 0x8019,
+        AttributeValue(AttributeValue) = 0x801A,
+        AttributeUpdated(AttributeUpdated) = 0x801B,
+        WriterState(WriterState) = 0x801C,
+        NoSuchSegment(NoSuchSegment) = 0x8040,
+        SegmentExists(SegmentExists) = 0x8041,
+        SegmentIsSealed(SegmentIsSealed) = 0x8042,
+        SegmentIsTruncated(SegmentIsTruncated) = 0x8043,
+        ConditionalAppendFailed(ConditionalAppendFailed) = 0x8044,
+        AttributeConflict(AttributeConflict) = 0x8045,
+        /// The generic failure reply.
+        Error(ErrorReply) = 0x80FF,
+    }
+}
+
+impl MessageType {
+    /// The number on the wire.
+    pub fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// True for requests (client → node), false for replies.
+    pub fn is_request(self) -> bool {
+        self.code() & REPLY_BIT == 0
+    }
+}
+
+/// A message that can be written as a frame body. Sealed: implemented by every
+/// message struct and by [`Request`] and [`Reply`].
+pub trait Encode: SealedEncode {
+    /// The type code for the frame header.
+    fn message_type(&self) -> MessageType;
+    /// Appends the rkyv archive of the message to `out`.
+    #[doc(hidden)]
+    fn write_body<B: FrameBuf>(&self, out: &mut B) -> Result<(), rancor::Error>;
+}
+
+mod sealed {
+    /// Keeps [`Encode`](super::Encode) closed: only this crate's messages
+    /// have a type code.
+    pub trait SealedEncode {}
+}
+use sealed::SealedEncode;
+
+/// Protocol rules an archived message must meet beyond bytecheck.
+pub(crate) trait Validate {
+    fn validate(&self) -> Result<(), FieldError>;
+}
+
+pub(crate) fn check_name(field: &'static str, name: &ArchivedString) -> Result<(), FieldError> {
+    validate_segment_name(name.as_str()).map_err(|source| FieldError::SegmentName { field, source })
+}
+
+/// Bytecheck-validates `body` as a `T`, then checks the protocol rules.
+fn access<T>(msg_type: MessageType, body: &[u8]) -> Result<&T::Archived, DecodeError>
+where
+    T: Archive,
+    T::Archived: Portable + for<'v> CheckBytes<HighValidator<'v, rancor::Error>> + Validate,
+{
+    let archived = rkyv::access::<T::Archived, rancor::Error>(body)
+        .map_err(|source| DecodeError::InvalidBody { msg_type, source })?;
+    archived
+        .validate()
+        .map_err(|source| DecodeError::InvalidField { msg_type, source })?;
+    Ok(archived)
+}
+
+/// Copies a validated archive into its owned form.
+fn to_owned<T>(msg_type: MessageType, archived: &T::Archived) -> Result<T, DecodeError>
+where
+    T: Archive,
+    T::Archived: Deserialize<T, HighDeserializer<rancor::Error>>,
+{
+    rkyv::deserialize::<T, rancor::Error>(archived)
+        .map_err(|source| DecodeError::InvalidBody { msg_type, source })
+}
