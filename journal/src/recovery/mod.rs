@@ -9,6 +9,7 @@
 //!    was acknowledged is an error (see [`scan`]).
 //! 4. Hand the caller the records from the last checkpoint on.
 
+pub mod fuzz;
 pub mod scan;
 
 use crate::aligned::{AlignedBuf, BLOCK};

@@ -22,6 +22,15 @@ impl SimFile {
         }
     }
 
+    pub fn from_contents(contents: Vec<u8>) -> Self {
+        let sectors = contents.len().div_ceil(SECTOR);
+        Self {
+            durable: contents.clone(),
+            current: contents,
+            dirty: vec![false; sectors],
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.current.len()
     }

@@ -103,6 +103,12 @@ impl SimDisk {
         }
     }
 
+    /// Puts a file with the given (durable) contents on the disk, for tests
+    /// and fuzzing that start from crafted bytes.
+    pub fn insert_file(&mut self, slot: Slot, contents: Vec<u8>) {
+        self.files.insert(slot, SimFile::from_contents(contents));
+    }
+
     /// Flips one bit of durable data, as media decay would.
     pub fn flip_bit(&mut self, slot: Slot, offset: u64, bit: u8) {
         let file = self
