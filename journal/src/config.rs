@@ -60,7 +60,8 @@ impl JournalConfig {
                 self.file_bytes
             ));
         }
-        if self.max_write_bytes < BLOCK as u32 || !self.max_write_bytes.is_multiple_of(BLOCK as u32) {
+        if self.max_write_bytes < BLOCK as u32 || !self.max_write_bytes.is_multiple_of(BLOCK as u32)
+        {
             return fail(format!(
                 "max_write_bytes {} must be a positive multiple of {BLOCK}",
                 self.max_write_bytes

@@ -13,7 +13,6 @@
 
 pub mod aligned;
 pub mod config;
-#[cfg(not(spate_no_direct))]
 pub mod direct;
 pub mod error;
 pub mod format;

@@ -199,7 +199,10 @@ fn a_full_queue_answers_busy_instead_of_growing() {
         Err(AppendError::Busy)
     );
     // Bounded by max_queued_bytes (64 KiB) plus the write in flight.
-    assert!(accepted * 1040 <= (2 * 64) << 10, "{accepted} records queued");
+    assert!(
+        accepted * 1040 <= (2 * 64) << 10,
+        "{accepted} records queued"
+    );
     journal.flush().expect("flush");
     assert!(journal.append(RecordKind::Data, &[1; 1000]).is_ok());
 }
