@@ -34,12 +34,12 @@ pub(crate) fn parse_slot_file_name(name: &str) -> Option<Slot> {
     (slot_file_name(slot) == name).then_some(slot)
 }
 
-pub(crate) fn slot_path(dir: &Path, slot: Slot) -> PathBuf {
+pub fn slot_path(dir: &Path, slot: Slot) -> PathBuf {
     dir.join(slot_file_name(slot))
 }
 
 /// The journal files in `dir` with their sizes; other files are ignored.
-pub(crate) fn list_slots(dir: &Path) -> io::Result<Vec<SlotInfo>> {
+pub fn list_slots(dir: &Path) -> io::Result<Vec<SlotInfo>> {
     let mut slots = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -93,7 +93,7 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), DirectError> {
 
 /// Checks that files in `dir` can be opened with O_DIRECT. Filesystems without
 /// it (ramfs, some FUSE and network mounts) refuse the open with EINVAL.
-pub(crate) fn probe_direct_io(dir: &Path) -> Result<(), DirectError> {
+pub fn probe_direct_io(dir: &Path) -> Result<(), DirectError> {
     let path = dir.join(PROBE_NAME);
     let opened = open_direct(&path, true);
     // The file is created even when the O_DIRECT open then fails.

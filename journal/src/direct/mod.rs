@@ -22,7 +22,16 @@ use std::path::{Path, PathBuf};
 
 pub use error::DirectError;
 pub use floor::{Bandwidth, Floor, FloorOptions, measure_floor, paced_write_latencies};
+pub use files::{list_slots, probe_direct_io, slot_path};
 pub use ring::RingFlags;
+
+/// Makes `path` a journal file of `len` bytes (allocated, zero-filled unless it
+/// already has that size, durable with its directory entry): what
+/// [`Op::Prepare`](crate::Op::Prepare) does, for storage implemented elsewhere
+/// (the node's glommio storage runs it on a blocking thread).
+pub fn prepare_journal_file(path: &std::path::Path, len: u64) -> std::io::Result<()> {
+    files::prepare_file(path, len, &std::sync::atomic::AtomicBool::new(false))
+}
 
 use crate::aligned::{AlignedBuf, BLOCK};
 use crate::storage::{Completion, Op, Slot, SlotInfo, Storage};

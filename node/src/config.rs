@@ -1,0 +1,233 @@
+//! Node settings: command-line flags, an optional TOML file, and defaults sized
+//! from the machine.
+//!
+//! A flag given on the command line wins over the file; the file wins over the
+//! default. Every setting is checked before anything starts, and a bad one
+//! stops the node with a message that says which and why.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `spate-node`: the Spate storage node.
+#[derive(Debug, clap::Parser)]
+#[command(name = "spate-node", version, about)]
+pub struct Args {
+    /// Directory holding segment state (created and initialised if empty).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Directory for the per-core journals (default: DATA_DIR/journal).
+    #[arg(long)]
+    pub journal_dir: Option<PathBuf>,
+    /// Address of core 0; core N listens on the next port up (PORT + N).
+    /// Port 0 gives every core an ephemeral port.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Cores to run on (default: every core of the machine). Fixed when the
+    /// data directory is initialised.
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Containers (shards of segments) when initialising a data directory
+    /// (default: 4 per core).
+    #[arg(long)]
+    pub containers: Option<u32>,
+    /// Memory for segment data across all cores, MiB (default: a quarter of RAM).
+    #[arg(long)]
+    pub cache_mib: Option<u64>,
+    /// Size of each journal file, MiB.
+    #[arg(long)]
+    pub journal_file_mib: Option<u64>,
+    /// Journal files per core: bounds the bytes a core can hold until the
+    /// flusher moves data to chunk files.
+    #[arg(long)]
+    pub journal_files: Option<u32>,
+    /// A TOML file with any of the settings above (same names, snake_case).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// The same settings, read from a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    journal_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    cores: Option<usize>,
+    containers: Option<u32>,
+    cache_mib: Option<u64>,
+    journal_file_mib: Option<u64>,
+    journal_files: Option<u32>,
+}
+
+/// Resolved, checked settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub journal_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub cores: usize,
+    pub containers: u32,
+    pub cache_bytes: u64,
+    pub journal_file_bytes: u64,
+    pub journal_files: u32,
+}
+
+/// A setting that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--data-dir is required (or data_dir in the --config file)")]
+    NoDataDir,
+    #[error("reading config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("{setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9870";
+const CONTAINERS_PER_CORE: u32 = 4;
+const MIB: u64 = 1 << 20;
+
+impl Settings {
+    pub fn resolve(args: Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .ok_or(ConfigError::NoDataDir)?;
+        let journal_dir = args
+            .journal_dir
+            .or(file.journal_dir)
+            .unwrap_or_else(|| data_dir.join("journal"));
+        let machine = Machine::read();
+        let cores = args.cores.or(file.cores).unwrap_or(machine.cores);
+        let settings = Self {
+            listen: args.listen.or(file.listen).unwrap_or_else(default_listen),
+            cores,
+            containers: args
+                .containers
+                .or(file.containers)
+                .unwrap_or(CONTAINERS_PER_CORE * cores as u32),
+            cache_bytes: args
+                .cache_mib
+                .or(file.cache_mib)
+                .map_or(machine.memory / 4, |m| m * MIB),
+            journal_file_bytes: args
+                .journal_file_mib
+                .or(file.journal_file_mib)
+                .unwrap_or(128)
+                * MIB,
+            journal_files: args.journal_files.or(file.journal_files).unwrap_or(64),
+            data_dir,
+            journal_dir,
+        };
+        settings.validate(&machine)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, machine: &Machine) -> Result<(), ConfigError> {
+        let invalid = |setting, message: String| Err(ConfigError::Invalid { setting, message });
+        if self.cores == 0 || self.cores > spate_wire::MAX_CORES {
+            return invalid(
+                "--cores",
+                format!(
+                    "{} is not between 1 and {}",
+                    self.cores,
+                    spate_wire::MAX_CORES
+                ),
+            );
+        }
+        if self.cores > machine.cores {
+            return invalid(
+                "--cores",
+                format!("{} asked, this machine has {}", self.cores, machine.cores),
+            );
+        }
+        if self.containers < self.cores as u32
+            || self.containers as usize > spate_wire::MAX_CONTAINERS
+        {
+            return invalid(
+                "--containers",
+                format!(
+                    "{} must be at least the core count and at most {}",
+                    self.containers,
+                    spate_wire::MAX_CONTAINERS
+                ),
+            );
+        }
+        if self.cache_bytes < 16 * MIB {
+            return invalid("--cache-mib", "must be at least 16".into());
+        }
+        // A file holds its header block and at least one largest record
+        // (a 16 MiB frame's worth).
+        if self.journal_file_bytes < 32 * MIB {
+            return invalid("--journal-file-mib", "must be at least 32".into());
+        }
+        if self.journal_files < 3 {
+            return invalid("--journal-files", "must be at least 3".into());
+        }
+        if self.listen.port() != 0 && usize::from(self.listen.port()) + self.cores > 65_536 {
+            return invalid(
+                "--listen",
+                format!("ports {}+{} run past 65535", self.listen.port(), self.cores),
+            );
+        }
+        Ok(())
+    }
+
+    /// The address core `core` listens on.
+    pub fn core_listen(&self, core: usize) -> SocketAddr {
+        let mut addr = self.listen;
+        if addr.port() != 0 {
+            addr.set_port(addr.port() + core as u16);
+        }
+        addr
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN
+        .parse()
+        .expect("the default listen address parses")
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// What the machine offers, for defaults.
+struct Machine {
+    cores: usize,
+    memory: u64,
+}
+
+impl Machine {
+    fn read() -> Self {
+        let mut system = sysinfo::System::new();
+        system.refresh_memory();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            cores,
+            memory: system.total_memory().max(64 * MIB),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Appends (single, batch, conditional): deduplication, the conditions, the
+//! limits, and the move of payloads into chunks.
+
+use bytes::Bytes;
+use spate_wire::{
+    Appended, BatchEvent, ConditionalAppendFailed, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, RetryAdvice,
+    SegmentIsSealed, StatusCode,
+};
+
+use super::mutation::{Event, Mutation};
+use super::record::append_record_len;
+use super::replies::{error, error_with};
+use super::{Container, Execution};
+
+impl Container {
+    /// Appends `events` of one writer to `segment`, if the segment's live
+    /// length is `expected_offset` (when given).
+    ///
+    /// Checks, in order: the request's shape; the segment exists; duplicates
+    /// (before the seal check: a duplicate is in the segment, so it is acked
+    /// even when sealed); sealed; the condition; the limits.
+    pub(super) fn append(
+        &mut self,
+        segment: String,
+        writer_id: u128,
+        events: Vec<BatchEvent>,
+        expected_offset: Option<u64>,
+    ) -> Execution {
+        if let Err(why) = check_shape(&events) {
+            return Execution::Reply(error(StatusCode::InvalidArgument, why));
+        }
+        let Some(current) = self.live.get(&segment) else {
+            return self.no_such_segment(segment);
+        };
+        let (length, after) = (current.data.length(), current.last_seq);
+        let previous = current.writers.get(&writer_id).copied();
+        let known_writers = current.writers.len();
+        let sealed = current.sealed;
+        // Shape checked: events is non-empty and strictly increasing, so the
+        // duplicates are a prefix.
+        let event_number = events[events.len() - 1].event_number;
+        let fresh_from = previous.map_or(0, |p| events.partition_point(|e| e.event_number <= p));
+
+        if fresh_from == events.len() {
+            let ack = Appended {
+                writer_id,
+                event_number,
+                length,
+            };
+            return self.answer(ack, after);
+        }
+        if sealed {
+            return self.answer(SegmentIsSealed { segment, length }, after);
+        }
+        if let Some(expected) = expected_offset
+            && expected != length
+        {
+            let failed = ConditionalAppendFailed {
+                current_length: length,
+            };
+            return self.answer(failed, after);
+        }
+        let fresh = &events[fresh_from..];
+        if let Err(refusal) = self.check_limits(&segment, fresh, previous.is_none(), known_writers)
+        {
+            return Execution::Reply(refusal);
+        }
+
+        let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
+        let events = events
+            .into_iter()
+            .skip(fresh_from)
+            .map(|e| Event {
+                event_number: e.event_number,
+                // Takes the payload's allocation: no copy.
+                payload: Bytes::from(e.payload),
+            })
+            .collect();
+        let mutation = Mutation::Append {
+            segment,
+            writer_id,
+            offset: length,
+            events,
+        };
+        let ack = Appended {
+            writer_id,
+            event_number,
+            length: length + bytes,
+        };
+        self.journal(mutation, ack)
+    }
+
+    /// The bounds an append of `fresh` events must fit: writer states, record
+    /// size, data budget.
+    fn check_limits(
+        &self,
+        segment: &str,
+        fresh: &[BatchEvent],
+        new_writer: bool,
+        known_writers: usize,
+    ) -> Result<(), spate_wire::Reply> {
+        let max_writers = self.limits.max_writers_per_segment;
+        if new_writer && known_writers >= max_writers {
+            let message = format!(
+                "segment {segment} keeps writer states for its maximum of {max_writers} writers; \
+                 a new writer id cannot append to it"
+            );
+            return Err(error_with(
+                StatusCode::InvalidArgument,
+                RetryAdvice::GiveUp,
+                message,
+            ));
+        }
+        let record_len = append_record_len(segment.len(), fresh.iter().map(|e| e.payload.len()));
+        if record_len > self.limits.max_record_bytes {
+            let message = format!(
+                "{} events need a journal record of {record_len} bytes; this node's maximum is {}: \
+                 send fewer events per batch",
+                fresh.len(),
+                self.limits.max_record_bytes
+            );
+            return Err(error(StatusCode::InvalidArgument, message));
+        }
+        let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
+        let held = self.held_bytes();
+        let budget = self.limits.data_budget_bytes;
+        if held + bytes > budget {
+            let message = format!(
+                "container {} holds {held} bytes of segment data in memory and its budget is \
+                 {budget}; an append of {bytes} bytes does not fit. Data stays in memory until \
+                 the flusher moves it to chunk files; truncating or deleting segments frees it. \
+                 Retry later",
+                self.id
+            );
+            return Err(error(StatusCode::Busy, message));
+        }
+        Ok(())
+    }
+}
+
+/// The rules the wire decoder already enforces, checked again because an
+/// owned `Request` can be built without it.
+fn check_shape(events: &[BatchEvent]) -> Result<(), String> {
+    if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
+        return Err(format!(
+            "an append holds {} events; 1..={MAX_BATCH_EVENTS} allowed",
+            events.len()
+        ));
+    }
+    let mut previous: Option<i64> = None;
+    for event in events {
+        let number = event.event_number;
+        if number < 0 {
+            return Err(format!("event number {number} is negative"));
+        }
+        if previous.is_some_and(|p| number <= p) {
+            return Err(format!("event numbers not increasing at {number}"));
+        }
+        if event.payload.len() > MAX_EVENT_BYTES {
+            return Err(format!(
+                "event {number} has {} bytes; at most {MAX_EVENT_BYTES} allowed",
+                event.payload.len()
+            ));
+        }
+        previous = Some(number);
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! The segments of one container, as a deterministic state machine.
+//!
+//! No I/O, no clock, no runtime: the per-core runtime feeds requests in, gets
+//! journal records and replies out, and reports durability back. Everything
+//! here is single-threaded and repeatable, so it is tested without a disk.
+//!
+//! # Two views
+//!
+//! A container keeps two views of its segments, both built by the same
+//! function (`State::apply`, the only code that changes a view):
+//!
+//! - **live**: every mutation numbered so far, durable or not. Requests are
+//!   validated against it, so a conditional append or a duplicate check sees
+//!   appends still in the journal's queue.
+//! - **durable**: mutations up to the last [`Container::mark_durable`]. Reads
+//!   and queries (`GetInfo`, `GetAttribute`, `GetWriterState`) see only this,
+//!   so no client ever observes a byte or a value that a crash could undo.
+//!
+//! Data chunks are `Bytes` shared by both views, so the second view costs
+//! metadata only. Replay applies each record to both views; since the durable
+//! view is the fold of `apply` over durable records, replay reproduces it
+//! exactly (`tests/replay.rs` checks this on random workloads).
+//!
+//! # Replies and durability
+//!
+//! [`Container::execute`] answers each request with an [`Execution`]:
+//!
+//! - a mutation is applied to the live view at once and returns
+//!   `Journal { record, seq, reply }`; the reply goes out once `seq` is
+//!   durable;
+//! - a query returns `Reply`, answered from the durable view;
+//! - an answer computed from the live view without a mutation of its own (a
+//!   duplicate append, a second seal, `SegmentExists` for a segment whose
+//!   creation is pending, a failed condition against a pending append) is
+//!   true only once the mutations it observed are durable. It carries the
+//!   seq of the last mutation that touched the segment(s) involved and goes
+//!   out as `ReplyWhenDurable { seq, reply }`, or as a plain `Reply` when
+//!   that seq is durable already. A duplicate append thus waits for its
+//!   original (or anything later on that segment), never acking ahead of it.
+//!
+//! # Exactly-once appends
+//!
+//! Each segment keeps the last event number per writer id, updated by the
+//! append record itself, so it is durable with the data. An event whose
+//! number is not above the writer's last is a duplicate and is acked without
+//! being written, even on a sealed segment (the event is in it; answering
+//! `SegmentIsSealed` would make the writer resend it to a successor). In a
+//! batch, the leading events at or below the writer's last are dropped and
+//! the rest is appended atomically; the ack names the batch's last event.
+//!
+//! # Merge
+//!
+//! The source must exist in this container, be sealed and not truncated (as
+//! in Pravega); the target must not be sealed. The source's bytes move to
+//! the end of the target (chunks move, no copy) and the source disappears.
+//! Its attributes and writer states are **not** carried over: Pravega drops
+//! them too, and merging writer states would be unsafe, since a writer id
+//! may have used unrelated event numbers on the two segments, and taking the
+//! larger would silently drop its next real events on the target.
+//!
+//! # Seal
+//!
+//! Sealing is final and idempotent. A sealed segment takes no appends, no
+//! merges into it and no attribute updates (read-only for good, as in
+//! Pravega); it can still be truncated, read, merged away and deleted.
+//!
+//! # Limits (each refusal says why)
+//!
+//! - data held in memory over `data_budget_bytes`: `Error { Busy }` (retry;
+//!   memory is freed by truncate and delete once durable, and later by the
+//!   flusher);
+//! - segments over `max_segments`: `Error { Busy }`;
+//! - a new attribute key or writer id over its per-segment bound:
+//!   `Error { InvalidArgument }` with advice `GiveUp` (retrying cannot help);
+//! - an append whose record would exceed `max_record_bytes`:
+//!   `Error { InvalidArgument }` (send smaller batches).
+
+mod append;
+mod chunks;
+mod mutation;
+mod plan;
+mod read;
+mod record;
+mod replies;
+mod state;
+#[cfg(test)]
+mod tests;
+mod types;
+
+use std::collections::VecDeque;
+
+pub use record::{
+    MAX_APPEND_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_VERSION, ReplayError, record_container,
+};
+pub use state::ApplyError;
+pub use types::{
+    ContainerId, ContainerLimits, ContainerStats, Execution, MIN_MAX_RECORD_BYTES, MutationSeq,
+    ReadOutcome,
+};
+
+use mutation::Mutation;
+use record::Record;
+use spate_wire::Reply;
+use state::State;
+
+/// The segment state of one container. See the module documentation.
+pub struct Container {
+    id: ContainerId,
+    limits: ContainerLimits,
+    /// Every mutation numbered so far.
+    live: State,
+    /// Mutations up to `durable_seq`.
+    durable: State,
+    /// Mutations applied to `live` but not yet to `durable`, in seq order.
+    pending: VecDeque<Pending>,
+    /// Bytes that pending mutations dropped from `live` but `durable` still
+    /// holds: memory that is freed only when those mutations are durable.
+    pending_freed: u64,
+    last_seq: MutationSeq,
+    durable_seq: MutationSeq,
+}
+
+struct Pending {
+    seq: MutationSeq,
+    mutation: Mutation,
+    freed: u64,
+}
+
+impl Container {
+    /// An empty container. Panics if `limits.max_record_bytes` is below
+    /// [`MIN_MAX_RECORD_BYTES`]: such a node could never store a maximal event.
+    pub fn new(id: ContainerId, limits: ContainerLimits) -> Self {
+        assert!(
+            limits.max_record_bytes >= MIN_MAX_RECORD_BYTES,
+            "max_record_bytes {} is below MIN_MAX_RECORD_BYTES {MIN_MAX_RECORD_BYTES}",
+            limits.max_record_bytes
+        );
+        Container {
+            id,
+            limits,
+            live: State::default(),
+            durable: State::default(),
+            pending: VecDeque::new(),
+            pending_freed: 0,
+            last_seq: 0,
+            durable_seq: 0,
+        }
+    }
+
+    pub fn id(&self) -> ContainerId {
+        self.id
+    }
+
+    pub fn stats(&self) -> ContainerStats {
+        ContainerStats {
+            segments: self.live.segment_count(),
+            data_bytes: self.held_bytes(),
+            pending_mutations: self.pending.len(),
+            durable_seq: self.durable_seq,
+            last_seq: self.last_seq,
+        }
+    }
+
+    /// Every mutation with seq <= `seq` is durable. Returns the segments
+    /// whose durable length grew or that became sealed, merged away or
+    /// deleted (sorted, no repeats), so the runtime can wake their readers.
+    ///
+    /// Panics if `seq` was never handed out: that is a runtime bug.
+    pub fn mark_durable(&mut self, seq: MutationSeq) -> Vec<String> {
+        assert!(
+            seq <= self.last_seq,
+            "mark_durable({seq}) beyond the last seq handed out ({})",
+            self.last_seq
+        );
+        let done = self.pending.partition_point(|p| p.seq <= seq);
+        let mut woken = Vec::new();
+        for pending in self.pending.drain(..done) {
+            apply_or_panic(&mut self.durable, &pending.mutation, pending.seq);
+            self.pending_freed -= pending.freed;
+            pending.mutation.wakes(&mut woken);
+        }
+        self.durable_seq = self.durable_seq.max(seq);
+        woken.sort_unstable();
+        woken.dedup();
+        woken
+    }
+
+    /// Applies one journal record during recovery. Records must come in
+    /// journal order, before any live request; what they build is durable.
+    pub fn replay(&mut self, record: &[u8]) -> Result<(), ReplayError> {
+        assert!(
+            self.pending.is_empty(),
+            "replay into a container with live mutations pending"
+        );
+        let Record {
+            container,
+            seq,
+            mutation,
+        } = record::decode(record)?;
+        if container != self.id {
+            return Err(ReplayError::WrongContainer {
+                expected: self.id,
+                found: container,
+            });
+        }
+        if seq != self.last_seq + 1 {
+            return Err(ReplayError::SeqGap {
+                expected: self.last_seq + 1,
+                found: seq,
+            });
+        }
+        self.durable
+            .apply(&mutation, seq)
+            .map_err(|source| ReplayError::Inconsistent { seq, source })?;
+        // The views were equal (nothing pending), so this cannot fail.
+        apply_or_panic(&mut self.live, &mutation, seq);
+        self.last_seq = seq;
+        self.durable_seq = seq;
+        Ok(())
+    }
+
+    /// Memory held by segment data: the live view's chunks, plus chunks that
+    /// only the durable view still holds.
+    fn held_bytes(&self) -> u64 {
+        self.live.data_bytes() + self.pending_freed
+    }
+
+    /// Numbers `mutation`, applies it to the live view and queues it until
+    /// durable. The caller has validated it against the live view.
+    fn journal(&mut self, mutation: Mutation, reply: impl Into<Reply>) -> Execution {
+        let seq = self.last_seq + 1;
+        let record = record::encode(self.id, seq, &mutation);
+        let freed = apply_or_panic(&mut self.live, &mutation, seq);
+        self.pending_freed += freed;
+        self.pending.push_back(Pending {
+            seq,
+            mutation,
+            freed,
+        });
+        self.last_seq = seq;
+        Execution::Journal {
+            record,
+            seq,
+            reply: reply.into(),
+        }
+    }
+
+    /// A reply computed from the live view, true once mutation `after` is
+    /// durable.
+    fn answer(&self, reply: impl Into<Reply>, after: MutationSeq) -> Execution {
+        let reply = reply.into();
+        if after <= self.durable_seq {
+            Execution::Reply(reply)
+        } else {
+            Execution::ReplyWhenDurable { seq: after, reply }
+        }
+    }
+
+    /// The last mutation that a live-view answer about `name` depends on.
+    /// A segment the live view lacks but the durable view has is being
+    /// deleted or merged away by a pending mutation: wait for all of them.
+    fn seen(&self, name: &str) -> MutationSeq {
+        match self.live.get(name) {
+            Some(segment) => segment.last_seq,
+            None if self.durable.get(name).is_some() => self.last_seq,
+            None => 0,
+        }
+    }
+}
+
+/// Applies a mutation that is known to fit: validated against the live
+/// view, or already applied to an identical view. Failure is a bug.
+fn apply_or_panic(state: &mut State, mutation: &Mutation, seq: MutationSeq) -> u64 {
+    match state.apply(mutation, seq) {
+        Ok(freed) => freed,
+        Err(error) => panic!("mutation {seq} does not fit a view it was validated for: {error}"),
+    }
+}

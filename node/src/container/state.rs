@@ -1,0 +1,319 @@
+//! The segments of a container and the one function that changes them.
+//!
+//! [`State::apply`] is the only way a state changes. The live path applies a
+//! mutation to the live view as soon as it is journaled and to the durable
+//! view once it is durable; replay applies decoded records to both. So the
+//! durable view is, by construction, the fold of `apply` over the durable
+//! records, which is exactly what recovery computes.
+//!
+//! `apply` checks everything before it changes anything: a mutation that
+//! does not fit the state (a corrupt or misordered record on replay) leaves
+//! the state as it was and returns an [`ApplyError`].
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use thiserror::Error;
+
+use super::chunks::Chunks;
+use super::mutation::{Event, Mutation};
+use super::types::MutationSeq;
+
+/// One segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub data: Chunks,
+    pub sealed: bool,
+    pub created_ms: u64,
+    pub attributes: HashMap<u128, i64>,
+    /// Last event number per writer id, for deduplication.
+    pub writers: HashMap<u128, i64>,
+    /// The last mutation that touched this segment. A reply computed from
+    /// this segment's live state is true once this is durable.
+    pub last_seq: MutationSeq,
+}
+
+/// Why a mutation does not fit the state it is applied to.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    #[error("segment {0:?} does not exist")]
+    NoSuchSegment(String),
+    #[error("segment {0:?} already exists")]
+    SegmentExists(String),
+    #[error("segment {0:?} is sealed")]
+    Sealed(String),
+    #[error("segment {segment:?}: the record expects length {expected}, the state has {actual}")]
+    LengthMismatch {
+        segment: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("append to {0:?} has no events")]
+    NoEvents(String),
+    #[error(
+        "append to {segment:?}: writer {writer_id:#x} event number {event_number} \
+         is not above {previous:?}"
+    )]
+    BadEventNumber {
+        segment: String,
+        writer_id: u128,
+        event_number: i64,
+        previous: Option<i64>,
+    },
+    #[error("truncate {segment:?} to {start_offset}: outside ({current}, {length}]")]
+    BadTruncate {
+        segment: String,
+        start_offset: u64,
+        current: u64,
+        length: u64,
+    },
+    #[error("merge of {0:?} into itself")]
+    MergeIntoSelf(String),
+    #[error("merge source {0:?} is not sealed")]
+    SourceNotSealed(String),
+    #[error("merge source {0:?} is truncated")]
+    SourceTruncated(String),
+}
+
+/// All segments of one container, as seen by one view (live or durable).
+/// Cloning shares the data chunks (tests compare views before and after).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct State {
+    segments: HashMap<String, Segment>,
+    /// Sum of the segments' held bytes.
+    data_bytes: u64,
+}
+
+impl State {
+    pub(crate) fn get(&self, name: &str) -> Option<&Segment> {
+        self.segments.get(name)
+    }
+
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    pub(crate) fn data_bytes(&self) -> u64 {
+        self.data_bytes
+    }
+
+    /// Applies `mutation`, numbered `seq`. Returns the bytes of data it freed
+    /// (truncated or deleted chunks). On error nothing changed.
+    pub(crate) fn apply(
+        &mut self,
+        mutation: &Mutation,
+        seq: MutationSeq,
+    ) -> Result<u64, ApplyError> {
+        let freed = match mutation {
+            Mutation::Create {
+                segment,
+                created_ms,
+            } => self.create(segment, *created_ms, seq).map(|()| 0)?,
+            Mutation::Append {
+                segment,
+                writer_id,
+                offset,
+                events,
+            } => self
+                .append(segment, *writer_id, *offset, events, seq)
+                .map(|()| 0)?,
+            Mutation::Seal { segment, length } => self.seal(segment, *length, seq).map(|()| 0)?,
+            Mutation::Truncate {
+                segment,
+                start_offset,
+            } => self.truncate(segment, *start_offset, seq)?,
+            Mutation::Merge {
+                target,
+                source,
+                target_offset,
+                source_length,
+            } => self
+                .merge(target, source, *target_offset, *source_length, seq)
+                .map(|()| 0)?,
+            Mutation::Delete { segment } => self.delete(segment)?,
+            Mutation::SetAttribute {
+                segment,
+                key,
+                value,
+            } => self.set_attribute(segment, *key, *value, seq).map(|()| 0)?,
+        };
+        self.data_bytes -= freed;
+        Ok(freed)
+    }
+
+    fn create(&mut self, name: &str, created_ms: u64, seq: MutationSeq) -> Result<(), ApplyError> {
+        match self.segments.entry(name.to_owned()) {
+            Entry::Occupied(_) => Err(ApplyError::SegmentExists(name.to_owned())),
+            Entry::Vacant(slot) => {
+                slot.insert(Segment {
+                    data: Chunks::default(),
+                    sealed: false,
+                    created_ms,
+                    attributes: HashMap::new(),
+                    writers: HashMap::new(),
+                    last_seq: seq,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn append(
+        &mut self,
+        name: &str,
+        writer_id: u128,
+        offset: u64,
+        events: &[Event],
+        seq: MutationSeq,
+    ) -> Result<(), ApplyError> {
+        let segment = writable(&mut self.segments, name)?;
+        check_length(name, offset, segment.data.length())?;
+        let last = check_event_numbers(name, writer_id, segment.writers.get(&writer_id), events)?;
+        for event in events {
+            self.data_bytes += event.payload.len() as u64;
+            segment.data.push(event.payload.clone());
+        }
+        segment.writers.insert(writer_id, last);
+        segment.last_seq = seq;
+        Ok(())
+    }
+
+    fn seal(&mut self, name: &str, length: u64, seq: MutationSeq) -> Result<(), ApplyError> {
+        let segment = writable(&mut self.segments, name)?;
+        check_length(name, length, segment.data.length())?;
+        segment.sealed = true;
+        segment.last_seq = seq;
+        Ok(())
+    }
+
+    fn truncate(
+        &mut self,
+        name: &str,
+        start_offset: u64,
+        seq: MutationSeq,
+    ) -> Result<u64, ApplyError> {
+        let segment = existing(&mut self.segments, name)?;
+        let (current, length) = (segment.data.start_offset(), segment.data.length());
+        if start_offset <= current || start_offset > length {
+            return Err(ApplyError::BadTruncate {
+                segment: name.to_owned(),
+                start_offset,
+                current,
+                length,
+            });
+        }
+        segment.last_seq = seq;
+        Ok(segment.data.truncate(start_offset))
+    }
+
+    fn merge(
+        &mut self,
+        target: &str,
+        source: &str,
+        target_offset: u64,
+        source_length: u64,
+        seq: MutationSeq,
+    ) -> Result<(), ApplyError> {
+        if target == source {
+            return Err(ApplyError::MergeIntoSelf(target.to_owned()));
+        }
+        let from = existing(&mut self.segments, source)?;
+        if !from.sealed {
+            return Err(ApplyError::SourceNotSealed(source.to_owned()));
+        }
+        if from.data.start_offset() > 0 {
+            return Err(ApplyError::SourceTruncated(source.to_owned()));
+        }
+        check_length(source, source_length, from.data.length())?;
+        let into = writable(&mut self.segments, target)?;
+        check_length(target, target_offset, into.data.length())?;
+        // Checked above: both exist, so neither lookup below can fail.
+        let Some(from) = self.segments.remove(source) else {
+            unreachable!("merge source vanished")
+        };
+        let Some(into) = self.segments.get_mut(target) else {
+            unreachable!("merge target vanished")
+        };
+        // Only data moves: the source's attributes and writer states go away
+        // with it (as in Pravega), and the target's stay as they are.
+        into.data.append_all(from.data);
+        into.last_seq = seq;
+        Ok(())
+    }
+
+    fn delete(&mut self, name: &str) -> Result<u64, ApplyError> {
+        match self.segments.remove(name) {
+            Some(segment) => Ok(segment.data.held_bytes()),
+            None => Err(ApplyError::NoSuchSegment(name.to_owned())),
+        }
+    }
+
+    fn set_attribute(
+        &mut self,
+        name: &str,
+        key: u128,
+        value: i64,
+        seq: MutationSeq,
+    ) -> Result<(), ApplyError> {
+        let segment = writable(&mut self.segments, name)?;
+        segment.attributes.insert(key, value);
+        segment.last_seq = seq;
+        Ok(())
+    }
+}
+
+fn existing<'a>(
+    segments: &'a mut HashMap<String, Segment>,
+    name: &str,
+) -> Result<&'a mut Segment, ApplyError> {
+    segments
+        .get_mut(name)
+        .ok_or_else(|| ApplyError::NoSuchSegment(name.to_owned()))
+}
+
+/// The segment, if it exists and is not sealed.
+fn writable<'a>(
+    segments: &'a mut HashMap<String, Segment>,
+    name: &str,
+) -> Result<&'a mut Segment, ApplyError> {
+    let segment = existing(segments, name)?;
+    if segment.sealed {
+        return Err(ApplyError::Sealed(name.to_owned()));
+    }
+    Ok(segment)
+}
+
+fn check_length(name: &str, expected: u64, actual: u64) -> Result<(), ApplyError> {
+    if expected != actual {
+        return Err(ApplyError::LengthMismatch {
+            segment: name.to_owned(),
+            expected,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the events' numbers are non-negative, strictly increasing and
+/// above the writer's last. Returns the new last event number.
+fn check_event_numbers(
+    name: &str,
+    writer_id: u128,
+    previous: Option<&i64>,
+    events: &[Event],
+) -> Result<i64, ApplyError> {
+    let mut previous = previous.copied();
+    for event in events {
+        let number = event.event_number;
+        if number < 0 || previous.is_some_and(|p| number <= p) {
+            return Err(ApplyError::BadEventNumber {
+                segment: name.to_owned(),
+                writer_id,
+                event_number: number,
+                previous,
+            });
+        }
+        previous = Some(number);
+    }
+    previous.ok_or_else(|| ApplyError::NoEvents(name.to_owned()))
+}

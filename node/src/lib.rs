@@ -1,0 +1,12 @@
+//! The Spate storage node: one glommio executor per core, each owning a set
+//! of containers (shards of segments) and a journal. See ARCHITECTURE.md.
+//!
+//! - [`container`]: the segment state of one container, a pure state machine.
+//! - [`runtime`]: executors, TCP serving, the journal on glommio (the only
+//!   module that uses glommio).
+//! - [`config`], [`superblock`]: settings and the data directory's identity.
+
+pub mod config;
+pub mod container;
+pub mod runtime;
+pub mod superblock;

@@ -1,0 +1,269 @@
+//! The state one core owns: its containers, its journal, the mutations on
+//! their way to durability and the readers waiting at segment tails.
+//!
+//! Owned by one core and touched only from its executor (`Rc<RefCell<_>>`,
+//! never borrowed across an await). Mutations are applied to a container and
+//! handed to the journal in the same synchronous step, so the journal's order
+//! is the order in which they were applied, which is what replay requires.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
+use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
+
+use super::notify::Notify;
+use super::storage::GlommioStorage;
+use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
+
+/// Readers that may wait at the tail of segments of one core.
+const MAX_TAIL_WAITERS: usize = 16_384;
+
+pub type Ack = flume::Sender<Reply>;
+
+struct Pending {
+    container: ContainerId,
+    seq: MutationSeq,
+    reply: Reply,
+    ack: Ack,
+}
+
+/// What `execute` started.
+pub enum Started {
+    /// The reply is ready.
+    Done(Reply),
+    /// The reply comes once the mutation is durable.
+    Durable(flume::Receiver<Reply>),
+}
+
+pub struct CoreState {
+    pub index: usize,
+    containers: BTreeMap<ContainerId, Container>,
+    journal: Journal<GlommioStorage>,
+    /// Applied to a container, not yet accepted by the (busy) journal, in order.
+    unjournaled: VecDeque<(Vec<u8>, Pending)>,
+    /// In the journal, waiting to be durable, in LSN order.
+    waiting: VecDeque<(Lsn, Pending)>,
+    /// Replies decided from state that is not durable yet (a duplicate of a
+    /// pending append, say): sent once their container's `seq` is durable.
+    deferred: Vec<Pending>,
+    tails: HashMap<String, Vec<flume::Sender<()>>>,
+    tail_waiters: usize,
+    driver: Notify,
+    failure: Option<String>,
+    unjournaled_limit: usize,
+}
+
+impl CoreState {
+    pub fn new(
+        index: usize,
+        containers: BTreeMap<ContainerId, Container>,
+        journal: Journal<GlommioStorage>,
+        driver: Notify,
+        unjournaled_limit: usize,
+    ) -> Self {
+        Self {
+            index,
+            containers,
+            journal,
+            unjournaled: VecDeque::new(),
+            waiting: VecDeque::new(),
+            deferred: Vec::new(),
+            tails: HashMap::new(),
+            tail_waiters: 0,
+            driver,
+            failure: None,
+            unjournaled_limit,
+        }
+    }
+
+    /// Whether connections should read more requests: the journal keeps up.
+    pub fn accepting(&self) -> bool {
+        self.unjournaled.len() < self.unjournaled_limit
+    }
+
+    /// Executes a request for a segment of `container` (owned by this core).
+    pub fn execute(
+        &mut self,
+        container: ContainerId,
+        request: spate_wire::Request,
+        now_ms: u64,
+    ) -> Started {
+        if let Some(reason) = &self.failure {
+            return Started::Done(unavailable(reason));
+        }
+        let target = self
+            .containers
+            .get_mut(&container)
+            .expect("the request was routed to the owning core");
+        match target.execute(request, now_ms) {
+            Execution::Reply(reply) => Started::Done(reply),
+            Execution::Journal { record, seq, reply } => {
+                let (ack, done) = flume::bounded(1);
+                self.unjournaled.push_back((
+                    record,
+                    Pending {
+                        container,
+                        seq,
+                        reply,
+                        ack,
+                    },
+                ));
+                self.feed_journal();
+                self.driver.signal();
+                Started::Durable(done)
+            }
+            Execution::ReplyWhenDurable { seq, reply } => {
+                let (ack, done) = flume::bounded(1);
+                self.deferred.push(Pending {
+                    container,
+                    seq,
+                    reply,
+                    ack,
+                });
+                Started::Durable(done)
+            }
+        }
+    }
+
+    pub fn read(
+        &self,
+        container: ContainerId,
+        segment: &str,
+        offset: u64,
+        max_bytes: u32,
+    ) -> ReadOutcome {
+        let target = self
+            .containers
+            .get(&container)
+            .expect("the read was routed to the owning core");
+        target.read(segment, offset, max_bytes)
+    }
+
+    /// Registers a reader waiting for `segment` to grow; `None` when too many wait.
+    pub fn wait_for_tail(&mut self, segment: &str) -> Option<flume::Receiver<()>> {
+        if self.tail_waiters >= MAX_TAIL_WAITERS {
+            return None;
+        }
+        let (wake, woken) = flume::bounded(1);
+        self.tails
+            .entry(segment.to_string())
+            .or_default()
+            .push(wake);
+        self.tail_waiters += 1;
+        Some(woken)
+    }
+
+    /// Hands queued records to the journal, in order, while it takes them.
+    fn feed_journal(&mut self) {
+        while let Some((record, _)) = self.unjournaled.front() {
+            match self.journal.append(RecordKind::Data, record) {
+                Ok(lsn) => {
+                    let (_, pending) = self.unjournaled.pop_front().expect("front exists");
+                    self.waiting.push_back((lsn, pending));
+                }
+                Err(AppendError::Busy) => return,
+                Err(AppendError::TooLarge { len, max }) => {
+                    // Frames are bounded below the journal's record limit.
+                    panic!("container record of {len} bytes over the journal limit {max}")
+                }
+                Err(AppendError::Stopped(failure)) => return self.fail(&failure),
+            }
+        }
+    }
+
+    /// Moves the journal forward and acknowledges what became durable.
+    /// Returns false once the journal has failed.
+    pub fn advance(&mut self) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
+        self.feed_journal();
+        let durable = match self.journal.poll(false) {
+            Ok(durable) => durable,
+            Err(failure) => {
+                self.fail(&failure);
+                return false;
+            }
+        };
+        while self.waiting.front().is_some_and(|(lsn, _)| *lsn < durable) {
+            let (_, pending) = self.waiting.pop_front().expect("front exists");
+            let container = self
+                .containers
+                .get_mut(&pending.container)
+                .expect("container of a mutation");
+            let grown = container.mark_durable(pending.seq);
+            self.wake_tails(&grown);
+            self.release_deferred(pending.container, pending.seq);
+            let _ = pending.ack.send(pending.reply);
+        }
+        self.feed_journal();
+        self.failure.is_none()
+    }
+
+    /// Sends the deferred replies of `container` that waited for `seq` or earlier.
+    fn release_deferred(&mut self, container: ContainerId, seq: MutationSeq) {
+        let (ready, waiting): (Vec<_>, Vec<_>) = self
+            .deferred
+            .drain(..)
+            .partition(|d| d.container == container && d.seq <= seq);
+        self.deferred = waiting;
+        for pending in ready {
+            let _ = pending.ack.send(pending.reply);
+        }
+    }
+
+    /// Nothing appended is waiting to become durable.
+    pub fn is_idle(&self) -> bool {
+        self.unjournaled.is_empty() && self.waiting.is_empty() && self.deferred.is_empty()
+    }
+
+    fn wake_tails(&mut self, segments: &[String]) {
+        for segment in segments {
+            if let Some(waiters) = self.tails.remove(segment) {
+                self.tail_waiters -= waiters.len();
+                for waiter in waiters {
+                    let _ = waiter.send(());
+                }
+            }
+        }
+    }
+
+    /// The journal failed: nothing more is acknowledged. Every waiting
+    /// mutation gets an error; a restart recovers what is durable.
+    fn fail(&mut self, failure: &JournalFailure) {
+        tracing::error!(core = self.index, %failure, "journal failed; this core acknowledges nothing more until restarted");
+        let reason = failure.to_string();
+        let waiting = self.waiting.drain(..).map(|(_, p)| p);
+        let unjournaled = self.unjournaled.drain(..).map(|(_, p)| p);
+        for pending in waiting.chain(unjournaled).chain(self.deferred.drain(..)) {
+            let _ = pending.ack.send(unavailable(&reason));
+        }
+        self.failure = Some(reason);
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// Summary for the log at shutdown.
+    pub fn describe(&self) -> String {
+        let segments: usize = self.containers.values().map(|c| c.stats().segments).sum();
+        format!(
+            "core {}: {} containers, {} segments, journal at LSN {}",
+            self.index,
+            self.containers.len(),
+            segments,
+            self.journal.durable_lsn()
+        )
+    }
+}
+
+fn unavailable(reason: &str) -> Reply {
+    Reply::Error(ErrorReply {
+        status: StatusCode::StorageFailed.code(),
+        retry: RetryAdvice::Retry,
+        message: format!(
+            "this node's journal failed ({reason}); retry once the node has restarted"
+        ),
+    })
+}

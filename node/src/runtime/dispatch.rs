@@ -1,0 +1,169 @@
+//! Serving one request: on this core if it owns the segment's container,
+//! otherwise on the owning core through its bounded inbox.
+
+use std::cell::RefCell;
+use std::num::NonZeroU32;
+use std::rc::Rc;
+use std::time::Duration;
+
+use spate_wire::{ErrorReply, Reply, Request, StatusCode};
+
+use super::core::{CoreState, Started};
+use crate::container::{ContainerId, ReadOutcome};
+
+/// A request handed to the core that owns its segment.
+pub struct Forwarded {
+    pub request: Request,
+    pub reply: flume::Sender<Reply>,
+}
+
+/// What every connection task of a core shares.
+pub struct CoreContext {
+    pub state: Rc<RefCell<CoreState>>,
+    pub containers: NonZeroU32,
+    /// The core owning each container.
+    pub container_cores: Rc<Vec<u16>>,
+    /// Inboxes of every core, this one included (unused).
+    pub inboxes: Rc<Vec<flume::Sender<Forwarded>>>,
+    pub index: usize,
+}
+
+impl CoreContext {
+    /// Serves `request` wherever its segment lives.
+    pub async fn serve(&self, request: Request) -> Reply {
+        let Some(segment) = segment_of(&request) else {
+            return error(StatusCode::UnexpectedMessage, "not a segment request");
+        };
+        let container = spate_wire::container_for(segment, self.containers);
+        let owner = usize::from(self.container_cores[container as usize]);
+        if owner == self.index {
+            return serve_local(&self.state, container, request).await;
+        }
+        let (reply, replied) = flume::bounded(1);
+        if self.inboxes[owner]
+            .send_async(Forwarded { request, reply })
+            .await
+            .is_err()
+        {
+            return error(StatusCode::ShuttingDown, "the owning core has stopped");
+        }
+        replied
+            .recv_async()
+            .await
+            .unwrap_or_else(|_| error(StatusCode::ShuttingDown, "the owning core has stopped"))
+    }
+}
+
+/// Serves a request for a container this core owns.
+pub async fn serve_local(
+    state: &Rc<RefCell<CoreState>>,
+    container: ContainerId,
+    request: Request,
+) -> Reply {
+    if let Request::Read(read) = request {
+        return serve_read(state, container, read).await;
+    }
+    let started = state.borrow_mut().execute(container, request, now_ms());
+    match started {
+        Started::Done(reply) => reply,
+        Started::Durable(done) => done.recv_async().await.unwrap_or_else(|_| {
+            error(
+                StatusCode::ShuttingDown,
+                "the node stopped before the write was durable",
+            )
+        }),
+    }
+}
+
+/// A read; at the tail of an open segment it waits up to `wait_ms` for data.
+async fn serve_read(
+    state: &Rc<RefCell<CoreState>>,
+    container: ContainerId,
+    read: spate_wire::Read,
+) -> Reply {
+    let deadline = std::time::Instant::now() + Duration::from_millis(u64::from(read.wait_ms));
+    loop {
+        let outcome = state
+            .borrow()
+            .read(container, &read.segment, read.offset, read.max_bytes);
+        let ReadOutcome::AtTail = outcome else {
+            return match outcome {
+                ReadOutcome::Reply(reply) => reply,
+                ReadOutcome::AtTail => unreachable!("handled above"),
+            };
+        };
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return empty_read(state, container, &read);
+        }
+        let Some(woken) = state.borrow_mut().wait_for_tail(&read.segment) else {
+            return error(
+                StatusCode::Busy,
+                "too many readers wait at segment tails on this core; retry",
+            );
+        };
+        let timeout = glommio::timer::sleep(deadline - now);
+        futures_lite::future::or(
+            async {
+                let _ = woken.recv_async().await;
+            },
+            timeout,
+        )
+        .await;
+    }
+}
+
+/// The reply to a read that found no new data before its wait ran out.
+fn empty_read(
+    state: &Rc<RefCell<CoreState>>,
+    container: ContainerId,
+    read: &spate_wire::Read,
+) -> Reply {
+    // A zero-byte read reports the current length without data.
+    match state
+        .borrow()
+        .read(container, &read.segment, read.offset, 0)
+    {
+        ReadOutcome::Reply(reply) => reply,
+        ReadOutcome::AtTail => Reply::ReadData(spate_wire::ReadData {
+            offset: read.offset,
+            data: Vec::new(),
+            end_of_segment: false,
+            length: read.offset,
+        }),
+    }
+}
+
+/// The segment a request addresses (the target, for a merge).
+pub fn segment_of(request: &Request) -> Option<&str> {
+    Some(match request {
+        Request::CreateSegment(r) => &r.segment,
+        Request::Append(r) => &r.segment,
+        Request::AppendBatch(r) => &r.segment,
+        Request::ConditionalAppend(r) => &r.segment,
+        Request::Read(r) => &r.segment,
+        Request::Seal(r) => &r.segment,
+        Request::Truncate(r) => &r.segment,
+        Request::Merge(r) => &r.target,
+        Request::Delete(r) => &r.segment,
+        Request::GetInfo(r) => &r.segment,
+        Request::GetAttribute(r) => &r.segment,
+        Request::UpdateAttribute(r) => &r.segment,
+        Request::GetWriterState(r) => &r.segment,
+        Request::Hello(_) | Request::Ping(_) => return None,
+    })
+}
+
+pub fn error(status: StatusCode, message: &str) -> Reply {
+    Reply::Error(ErrorReply {
+        status: status.code(),
+        retry: status.default_advice(),
+        message: message.to_string(),
+    })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,298 @@
+//! One core's life: recover its journal, replay its containers, serve until
+//! told to stop, drain.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use glommio::net::TcpListener;
+use spate_journal::{Journal, JournalConfig};
+use spate_wire::Limits;
+
+use super::CoreEvent;
+use super::core::CoreState;
+use super::dispatch::{CoreContext, Forwarded, serve_local};
+use super::notify::Notify;
+use super::server::{NodeFacts, accept_loop};
+use super::storage::GlommioStorage;
+use crate::config::Settings;
+use crate::container::{Container, ContainerId, ContainerLimits, record_container};
+use crate::superblock::Superblock;
+
+/// Records the journal may hold per container mutation beyond a frame.
+const RECORD_OVERHEAD: u32 = 64 << 10;
+/// Mutations a core may hold waiting for journal space before connections
+/// stop reading.
+const UNJOURNALED_LIMIT: usize = 4096;
+/// Requests that may wait in a core's inbox from other cores.
+const INBOX: usize = 1024;
+/// How long a stopping core waits for its journal to acknowledge what it holds.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Superblock(#[from] crate::superblock::SuperblockError),
+    #[error("journal directory {path}: {source}")]
+    JournalDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    DirectIo(spate_journal::direct::DirectError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("starting a core: {0}")]
+    Executor(String),
+    #[error("{0}")]
+    Core(String),
+}
+
+/// Everything a core needs to start, shared by all cores.
+#[derive(Clone)]
+pub struct Plan {
+    settings: Settings,
+    node_id: u128,
+    containers: NonZeroU32,
+    container_cores: Vec<u16>,
+    ports: Vec<u16>,
+    inboxes: Vec<(flume::Sender<Forwarded>, flume::Receiver<Forwarded>)>,
+}
+
+/// The part of a plan that moves onto one core's thread.
+pub struct CorePlan {
+    settings: Settings,
+    node_id: u128,
+    containers: NonZeroU32,
+    container_cores: Vec<u16>,
+    ports: Vec<u16>,
+    inboxes: Vec<flume::Sender<Forwarded>>,
+    inbox: flume::Receiver<Forwarded>,
+    core: usize,
+}
+
+impl Plan {
+    pub fn new(settings: &Settings, superblock: &Superblock, ports: Vec<u16>) -> Self {
+        let cores = settings.cores;
+        let container_cores = (0..superblock.containers)
+            .map(|c| (c as usize % cores) as u16)
+            .collect();
+        Self {
+            settings: settings.clone(),
+            node_id: superblock.node_id,
+            containers: NonZeroU32::new(superblock.containers)
+                .expect("validated: at least one container"),
+            container_cores,
+            ports,
+            inboxes: (0..cores).map(|_| flume::bounded(INBOX)).collect(),
+        }
+    }
+
+    pub fn for_core(&self, core: usize) -> CorePlan {
+        CorePlan {
+            settings: self.settings.clone(),
+            node_id: self.node_id,
+            containers: self.containers,
+            container_cores: self.container_cores.clone(),
+            ports: self.ports.clone(),
+            inboxes: self.inboxes.iter().map(|(tx, _)| tx.clone()).collect(),
+            inbox: self.inboxes[core].1.clone(),
+            core,
+        }
+    }
+}
+
+impl CorePlan {
+    fn limits(&self) -> Limits {
+        Limits::default()
+    }
+
+    fn journal_config(&self) -> JournalConfig {
+        JournalConfig {
+            journal_id: (self.node_id as u64) ^ self.core as u64,
+            file_bytes: self.settings.journal_file_bytes,
+            max_record_bytes: self.limits().max_frame_bytes + RECORD_OVERHEAD,
+            max_files: self.settings.journal_files,
+            ..JournalConfig::default()
+        }
+    }
+
+    fn owned_containers(&self) -> impl Iterator<Item = ContainerId> + '_ {
+        (0..self.containers.get())
+            .filter(|&c| usize::from(self.container_cores[c as usize]) == self.core)
+    }
+
+    fn container_limits(&self) -> ContainerLimits {
+        ContainerLimits {
+            data_budget_bytes: self.settings.cache_bytes / u64::from(self.containers.get()),
+            max_record_bytes: self.journal_config().max_record_bytes as usize,
+            ..ContainerLimits::default()
+        }
+    }
+}
+
+/// A core's executor runs this until the node stops.
+pub async fn core_main(
+    plan: CorePlan,
+    listener: RawFd,
+    stop: flume::Receiver<()>,
+    events: mpsc::Sender<CoreEvent>,
+) {
+    let core = plan.core;
+    // SAFETY: the main thread bound this socket and gave up its descriptor.
+    let listener = unsafe { TcpListener::from_raw_fd(listener) };
+    let driver = Notify::default();
+    let state = match recover(&plan, driver.clone()) {
+        Ok(state) => Rc::new(RefCell::new(state)),
+        Err(error) => {
+            let _ = events.send(CoreEvent::StartFailed { core, error });
+            let _ = events.send(CoreEvent::Stopped {
+                core,
+                summary: format!("core {core}: did not start"),
+            });
+            return;
+        }
+    };
+    let ctx = Rc::new(CoreContext {
+        state: state.clone(),
+        containers: plan.containers,
+        container_cores: Rc::new(plan.container_cores.clone()),
+        inboxes: Rc::new(plan.inboxes.clone()),
+        index: core,
+    });
+    let facts = Rc::new(NodeFacts {
+        node_id: plan.node_id,
+        core_ports: plan.ports.clone(),
+        limits: plan.limits(),
+    });
+    let driver_task =
+        glommio::spawn_local(drive(state.clone(), driver.clone(), events.clone(), core));
+    glommio::spawn_local(serve_inbox(
+        state.clone(),
+        plan.inbox.clone(),
+        plan.containers,
+    ))
+    .detach();
+    let accepting = Notify::default();
+    let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
+    let _ = events.send(CoreEvent::Ready {
+        core,
+        summary: state.borrow().describe(),
+    });
+    let _ = stop.recv_async().await;
+    accepting.signal();
+    acceptor.await;
+    drain(&state).await;
+    let summary = state.borrow().describe();
+    drop(driver_task);
+    let _ = events.send(CoreEvent::Stopped { core, summary });
+}
+
+/// Opens the journal (recovering it) and replays every record into the
+/// containers this core owns.
+fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
+    let dir = plan
+        .settings
+        .journal_dir
+        .join(format!("core-{}", plan.core));
+    let storage = GlommioStorage::new(dir.clone(), driver.clone())
+        .map_err(|e| format!("journal directory {}: {e}", dir.display()))?;
+    let (mut journal, recovered) = Journal::open(storage, plan.journal_config())
+        .map_err(|e| format!("journal {}: {e}", dir.display()))?;
+    let mut containers: BTreeMap<ContainerId, Container> = plan
+        .owned_containers()
+        .map(|id| (id, Container::new(id, plan.container_limits())))
+        .collect();
+    for record in &recovered.records {
+        let id = record_container(&record.payload)
+            .map_err(|e| format!("journal record LSN {}: {e}", record.lsn))?;
+        let container = containers.get_mut(&id).ok_or_else(|| {
+            format!(
+                "journal record LSN {} belongs to container {id}, not owned by this core",
+                record.lsn
+            )
+        })?;
+        container
+            .replay(&record.payload)
+            .map_err(|e| format!("replaying LSN {}: {e}", record.lsn))?;
+    }
+    if let Some(torn) = &recovered.torn_tail {
+        tracing::warn!(
+            core = plan.core,
+            ?torn,
+            "cut a torn journal tail (unacknowledged writes)"
+        );
+    }
+    journal.storage_mut().start_serving();
+    tracing::info!(
+        core = plan.core,
+        records = recovered.records.len(),
+        "recovered"
+    );
+    Ok(CoreState::new(
+        plan.core,
+        containers,
+        journal,
+        driver,
+        UNJOURNALED_LIMIT,
+    ))
+}
+
+/// Keeps the journal moving: submits group commits, acknowledges what became
+/// durable. Reports a journal failure to the main thread.
+async fn drive(
+    state: Rc<RefCell<CoreState>>,
+    driver: Notify,
+    events: mpsc::Sender<CoreEvent>,
+    core: usize,
+) {
+    loop {
+        if !state.borrow_mut().advance() {
+            let _ = events.send(CoreEvent::Fatal {
+                core,
+                error: "the journal failed; restart the node to recover".into(),
+            });
+            return;
+        }
+        driver.wait().await;
+    }
+}
+
+/// Serves requests other cores forward for containers this core owns.
+async fn serve_inbox(
+    state: Rc<RefCell<CoreState>>,
+    inbox: flume::Receiver<Forwarded>,
+    containers: NonZeroU32,
+) {
+    while let Ok(forwarded) = inbox.recv_async().await {
+        let state = state.clone();
+        glommio::spawn_local(async move {
+            let segment = super::dispatch::segment_of(&forwarded.request)
+                .unwrap_or_default()
+                .to_string();
+            let container = spate_wire::container_for(&segment, containers);
+            let reply = serve_local(&state, container, forwarded.request).await;
+            let _ = forwarded.reply.send_async(reply).await;
+        })
+        .detach();
+    }
+}
+
+/// Waits (bounded) until everything appended is acknowledged.
+async fn drain(state: &Rc<RefCell<CoreState>>) {
+    let deadline = std::time::Instant::now() + DRAIN_LIMIT;
+    while !state.borrow().is_idle()
+        && !state.borrow().failed()
+        && std::time::Instant::now() < deadline
+    {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+}

@@ -1,0 +1,194 @@
+//! The journal's [`Storage`] on glommio's DMA files.
+//!
+//! Two phases. While the node starts (recovery, before the executor serves
+//! anything) operations run synchronously with std calls, because
+//! `Journal::open` waits for them. Once serving, every operation runs as a
+//! glommio task on the core's own io_uring: the write, then an fdatasync; the
+//! completion lands in a queue and wakes the journal driver.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use glommio::io::{DmaFile, OpenOptions as DmaOpenOptions};
+use spate_journal::direct::{prepare_journal_file, slot_path};
+use spate_journal::{AlignedBuf, Completion, Op, Slot, SlotInfo, Storage};
+
+use super::notify::Notify;
+
+pub struct GlommioStorage {
+    dir: PathBuf,
+    serving: bool,
+    /// DMA files opened by serving-phase writes, one per slot.
+    files: Rc<RefCell<HashMap<Slot, Rc<DmaFile>>>>,
+    done: Rc<RefCell<Vec<Completion>>>,
+    outstanding: Rc<Cell<usize>>,
+    notify: Notify,
+}
+
+impl GlommioStorage {
+    pub fn new(dir: PathBuf, notify: Notify) -> io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            dir,
+            serving: false,
+            files: Rc::default(),
+            done: Rc::default(),
+            outstanding: Rc::default(),
+            notify,
+        })
+    }
+
+    /// Switches to asynchronous operations on the executor: from now on
+    /// nothing blocks the core.
+    pub fn start_serving(&mut self) {
+        assert_eq!(
+            self.outstanding.get(),
+            0,
+            "no operation outstanding at the switch"
+        );
+        self.serving = true;
+    }
+
+    fn run_blocking(&mut self, token: u64, op: Op) {
+        let (result, buf) = match op {
+            Op::DurableWrite { slot, offset, buf } => (
+                blocking_write(&slot_path(&self.dir, slot), offset, &buf),
+                Some(buf),
+            ),
+            Op::Prepare { slot, len } => {
+                (prepare_journal_file(&slot_path(&self.dir, slot), len), None)
+            }
+        };
+        self.done
+            .borrow_mut()
+            .push(Completion { token, result, buf });
+    }
+
+    fn spawn(&mut self, token: u64, op: Op) {
+        let (files, done, outstanding, notify) = (
+            self.files.clone(),
+            self.done.clone(),
+            self.outstanding.clone(),
+            self.notify.clone(),
+        );
+        let dir = self.dir.clone();
+        outstanding.set(outstanding.get() + 1);
+        glommio::spawn_local(async move {
+            let completion = match op {
+                Op::DurableWrite { slot, offset, buf } => {
+                    let result = durable_write(&files, &dir, slot, offset, &buf).await;
+                    Completion {
+                        token,
+                        result,
+                        buf: Some(buf),
+                    }
+                }
+                Op::Prepare { slot, len } => {
+                    files.borrow_mut().remove(&slot);
+                    let path = slot_path(&dir, slot);
+                    let result = glommio::executor()
+                        .spawn_blocking(move || prepare_journal_file(&path, len))
+                        .await;
+                    Completion {
+                        token,
+                        result,
+                        buf: None,
+                    }
+                }
+            };
+            outstanding.set(outstanding.get() - 1);
+            done.borrow_mut().push(completion);
+            notify.signal();
+        })
+        .detach();
+    }
+}
+
+impl Storage for GlommioStorage {
+    fn slots(&mut self) -> io::Result<Vec<SlotInfo>> {
+        spate_journal::direct::list_slots(&self.dir)
+    }
+
+    fn read_at(&mut self, slot: Slot, offset: u64, buf: &mut AlignedBuf) -> io::Result<()> {
+        // Only recovery reads, before the node serves: blocking is fine.
+        let file = File::open(slot_path(&self.dir, slot))?;
+        let capacity = buf.capacity();
+        let mut filled = 0;
+        while filled < capacity {
+            let n = file.read_at(&mut buf.spare_all()[filled..], offset + filled as u64)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        buf.set_len(filled);
+        Ok(())
+    }
+
+    fn submit(&mut self, token: u64, op: Op) {
+        if self.serving {
+            self.spawn(token, op)
+        } else {
+            self.run_blocking(token, op)
+        }
+    }
+
+    fn reap(&mut self, _wait: bool, out: &mut Vec<Completion>) -> io::Result<()> {
+        // Serving: the journal driver waits on `Notify`, never here.
+        out.append(&mut self.done.borrow_mut());
+        Ok(())
+    }
+}
+
+fn blocking_write(path: &std::path::Path, offset: u64, buf: &AlignedBuf) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    file.write_all_at(buf.as_slice(), offset)?;
+    file.sync_data()
+}
+
+async fn durable_write(
+    files: &Rc<RefCell<HashMap<Slot, Rc<DmaFile>>>>,
+    dir: &std::path::Path,
+    slot: Slot,
+    offset: u64,
+    buf: &AlignedBuf,
+) -> io::Result<()> {
+    let file = dma_file(files, dir, slot).await?;
+    let mut dma = file.alloc_dma_buffer(buf.len());
+    dma.as_bytes_mut().copy_from_slice(buf.as_slice());
+    let written = file.write_at(dma, offset).await.map_err(io::Error::from)?;
+    if written != buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {written} of {} bytes", buf.len()),
+        ));
+    }
+    file.fdatasync().await.map_err(io::Error::from)
+}
+
+async fn dma_file(
+    files: &Rc<RefCell<HashMap<Slot, Rc<DmaFile>>>>,
+    dir: &std::path::Path,
+    slot: Slot,
+) -> io::Result<Rc<DmaFile>> {
+    if let Some(file) = files.borrow().get(&slot) {
+        return Ok(file.clone());
+    }
+    let file = DmaOpenOptions::new()
+        .read(true)
+        .write(true)
+        .dma_open(slot_path(dir, slot))
+        .await
+        .map_err(io::Error::from)?;
+    let file = Rc::new(file);
+    files.borrow_mut().insert(slot, file.clone());
+    Ok(file)
+}

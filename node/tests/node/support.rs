@@ -1,0 +1,195 @@
+//! A real `spate-node` process on temporary directories and loopback ports,
+//! and a minimal blocking wire client to talk to it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use spate_wire::{
+    Decoded, FrameDecoder, FrameEncoder, Hello, HelloReply, Reply, Request, decode_frame,
+};
+
+pub struct Node {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    /// Each core's address, from the node's start-up lines.
+    pub cores: Vec<SocketAddr>,
+    cores_flag: usize,
+}
+
+impl Node {
+    /// Starts a node with `cores` cores on a fresh directory.
+    pub fn start(name: &str, cores: usize) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test directory");
+        Self::start_in(dir, cores)
+    }
+
+    pub fn start_in(dir: PathBuf, cores: usize) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spate-node"))
+            .args([
+                "--data-dir",
+                dir.to_str().expect("utf-8 path"),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args([
+                "--cores",
+                &cores.to_string(),
+                "--cache-mib",
+                "64",
+                "--journal-file-mib",
+                "32",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spate-node starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut addrs = Vec::new();
+        while addrs.len() < cores {
+            let line = lines
+                .next()
+                .expect("the node prints where it listens")
+                .expect("readable stdout");
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                addrs.push(addr.trim().parse().expect("an address"));
+            }
+        }
+        Self {
+            child: Some(child),
+            dir,
+            cores: addrs,
+            cores_flag: cores,
+        }
+    }
+
+    /// Kills the node without warning (SIGKILL) and starts it again on the
+    /// same directories.
+    pub fn kill_and_restart(mut self) -> Self {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+        Self::start_in(self.dir.clone(), self.cores_flag)
+    }
+
+    /// Stops the node with SIGTERM and returns its exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: sends a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait().expect("reaped")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A blocking connection that speaks the protocol one request at a time.
+pub struct Conn {
+    pub stream: TcpStream,
+    encoder: FrameEncoder,
+    decoder: FrameDecoder,
+    next_id: u64,
+    pub hello: Option<HelloReply>,
+}
+
+impl Conn {
+    pub fn raw(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Self {
+            stream,
+            encoder: FrameEncoder::new(16 << 20),
+            decoder: FrameDecoder::new(64 << 20),
+            next_id: 1,
+            hello: None,
+        }
+    }
+
+    pub fn open(addr: SocketAddr) -> Self {
+        let mut conn = Self::raw(addr);
+        let hello = Request::Hello(Hello {
+            min_version: spate_wire::MIN_VERSION,
+            max_version: spate_wire::MAX_VERSION,
+        });
+        match conn.call(hello) {
+            Reply::HelloReply(reply) => conn.hello = Some(reply),
+            other => panic!("handshake answered {other:?}"),
+        }
+        conn
+    }
+
+    pub fn send(&mut self, request: &Request) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut frame = Vec::new();
+        self.encoder
+            .encode(request, id, &mut frame)
+            .expect("encodes");
+        self.stream.write_all(&frame).expect("send");
+        id
+    }
+
+    pub fn receive(&mut self) -> (u64, Reply) {
+        self.try_receive().expect("a reply")
+    }
+
+    /// The next reply, or `None` once the node closed the connection.
+    pub fn try_receive(&mut self) -> Option<(u64, Reply)> {
+        let mut buf = [0u8; 64 << 10];
+        loop {
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => n,
+            };
+            let mut pos = 0;
+            while pos < n {
+                let step = self
+                    .decoder
+                    .decode(&buf[pos..n])
+                    .expect("the node sends valid frames");
+                pos += step.consumed;
+                if let Decoded::Frame(frame) = step.decoded {
+                    let reply = frame
+                        .reply()
+                        .and_then(|r| r.to_reply())
+                        .expect("a valid reply");
+                    assert_eq!(pos, n, "one request at a time: nothing after the reply");
+                    return Some((frame.header.request_id, reply));
+                }
+            }
+        }
+    }
+
+    pub fn call(&mut self, request: Request) -> Reply {
+        let id = self.send(&request);
+        let (reply_id, reply) = self.receive();
+        assert_eq!(reply_id, id, "the reply answers the request");
+        reply
+    }
+}
+
+/// Decodes one whole frame from bytes (used by malformed-input tests).
+#[allow(dead_code)]
+pub fn decode_one(bytes: &[u8]) -> Option<Reply> {
+    match decode_frame(bytes, 64 << 20).ok()? {
+        Decoded::Frame(frame) => frame.reply().ok()?.to_reply().ok(),
+        Decoded::NeedMore(_) => None,
+    }
+}
