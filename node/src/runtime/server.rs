@@ -84,6 +84,8 @@ struct Connection<'a> {
     replies: Rc<LocalSender<Vec<u8>>>,
     encoder: Rc<Cell<Option<FrameEncoder>>>,
     in_flight: Rc<Cell<u32>>,
+    /// Bytes of the request frames in `in_flight`.
+    in_flight_bytes: Rc<Cell<u64>>,
     finished: Notify,
 }
 
@@ -109,6 +111,7 @@ async fn serve_connection(
         replies: Rc::new(replies),
         encoder: Rc::new(Cell::new(None)),
         in_flight: Rc::new(Cell::new(0)),
+        in_flight_bytes: Rc::new(Cell::new(0)),
         finished: Notify::default(),
     };
     if over_limit {
@@ -135,9 +138,7 @@ async fn read_frames(stream: &mut TcpStream, conn: &Connection<'_>) {
     let mut decoder = FrameDecoder::new(conn.facts.limits.max_frame_bytes);
     let mut input = vec![0u8; READ_BUFFER];
     loop {
-        while conn.in_flight.get() >= conn.facts.limits.max_in_flight_requests
-            || !conn.ctx.state.borrow().accepting()
-        {
+        while conn.saturated() {
             conn.finished.wait().await;
         }
         let n = match stream.read(&mut input).await {
@@ -168,6 +169,15 @@ async fn read_frames(stream: &mut TcpStream, conn: &Connection<'_>) {
 }
 
 impl Connection<'_> {
+    /// Whether to stop reading: this connection has its maximum of unanswered
+    /// requests or bytes, or the core's journal is behind.
+    fn saturated(&self) -> bool {
+        let limits = &self.facts.limits;
+        self.in_flight.get() >= limits.max_in_flight_requests
+            || self.in_flight_bytes.get() >= limits.max_in_flight_bytes
+            || !self.ctx.state.borrow().accepting()
+    }
+
     /// Handles one frame; false closes the connection.
     async fn on_frame(&self, frame: spate_wire::Frame<'_>) -> bool {
         let id = frame.header.request_id;
@@ -206,7 +216,7 @@ impl Connection<'_> {
             return true;
         }
         match request.to_request() {
-            Ok(owned) => self.start(owned, id),
+            Ok(owned) => self.start(owned, id, frame.header.frame_len() as u64),
             Err(e) => self.refuse(&e, id).await,
         }
         true
@@ -244,8 +254,10 @@ impl Connection<'_> {
 
     /// Serves a request in a task of its own, so a slow one (a read waiting
     /// at the tail) does not hold up the others.
-    fn start(&self, request: spate_wire::Request, id: u64) {
+    fn start(&self, request: spate_wire::Request, id: u64, frame_bytes: u64) {
         self.in_flight.set(self.in_flight.get() + 1);
+        self.in_flight_bytes.set(self.in_flight_bytes.get() + frame_bytes);
+        let in_flight_bytes = self.in_flight_bytes.clone();
         let (ctx, replies, encoder, in_flight, finished) = (
             self.ctx.clone(),
             self.replies.clone(),
@@ -262,6 +274,7 @@ impl Connection<'_> {
                 let _ = replies.send(frame).await;
             }
             in_flight.set(in_flight.get() - 1);
+            in_flight_bytes.set(in_flight_bytes.get() - frame_bytes);
             finished.signal();
         })
         .detach();
