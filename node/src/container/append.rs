@@ -61,10 +61,29 @@ impl Container {
             return self.answer(failed, after);
         }
         let fresh = &events[fresh_from..];
+        let first_fresh = fresh[0].event_number;
+        let key = (segment, writer_id);
+        if let Some(&refused) = self.refused.get(&key)
+            && first_fresh > refused
+        {
+            let message = format!(
+                "event {refused} of this writer was refused for lack of memory; resend from it                  before later events (retry)"
+            );
+            return Execution::Reply(error(StatusCode::Busy, message));
+        }
+        let (segment, _) = key;
         if let Err(refusal) = self.check_limits(&segment, fresh, previous.is_none(), known_writers)
         {
+            if is_busy(&refusal) {
+                let at = self
+                    .refused
+                    .entry((segment, writer_id))
+                    .or_insert(first_fresh);
+                *at = (*at).min(first_fresh);
+            }
             return Execution::Reply(refusal);
         }
+        self.refused.remove(&(segment.clone(), writer_id));
 
         let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
         let events = events
@@ -136,6 +155,11 @@ impl Container {
         }
         Ok(())
     }
+}
+
+/// A refusal the client retries (as opposed to one it must not resend).
+fn is_busy(reply: &spate_wire::Reply) -> bool {
+    matches!(reply, spate_wire::Reply::Error(e) if e.status == StatusCode::Busy.code())
 }
 
 /// The rules the wire decoder already enforces, checked again because an

@@ -118,6 +118,12 @@ pub struct Container {
     pending_freed: u64,
     last_seq: MutationSeq,
     durable_seq: MutationSeq,
+    /// Per (segment, writer): the first event refused for lack of memory.
+    /// Later events of that writer are refused too until it is resent, so a
+    /// refusal never leaves a gap that the resend would then fall into as a
+    /// "duplicate". Not journaled: after a restart the client resends in
+    /// order anyway.
+    refused: std::collections::HashMap<(String, u128), i64>,
 }
 
 struct Pending {
@@ -144,6 +150,7 @@ impl Container {
             pending_freed: 0,
             last_seq: 0,
             durable_seq: 0,
+            refused: std::collections::HashMap::new(),
         }
     }
 

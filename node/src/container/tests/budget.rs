@@ -95,3 +95,36 @@ fn merge_moves_data_without_using_budget() {
     assert_eq!(c.stats().data_bytes, limits().data_budget_bytes);
     assert_eq!(read_all(&mut c, "t").map(|d| d.len()), Some(4 * QUARTER));
 }
+
+/// A refused event must not be overtaken by a later event of the same
+/// writer: the client resends the refused one, and if a later one had been
+/// accepted meanwhile the resend would look like a duplicate and be lost.
+#[test]
+fn a_refused_event_holds_back_the_writers_later_events_until_resent() {
+    let mut c = full();
+    assert_over_budget(&immediate(&mut c, append("s", 1, 4, &vec![4; QUARTER])));
+    // Memory frees up: event 5 alone would fit, but must wait for event 4.
+    run(&mut c, truncate("s", QUARTER as u64));
+    let overtaking = immediate(&mut c, append("s", 1, 5, b"five"));
+    assert_eq!(status(&overtaking), StatusCode::Busy);
+    // Another writer is not held back.
+    assert!(matches!(
+        run(&mut c, append("s", 2, 1, b"other")),
+        Reply::Appended(_)
+    ));
+    // The resend of event 4 goes through, then event 5.
+    let four = vec![4; QUARTER - 64];
+    assert!(matches!(
+        run(&mut c, append("s", 1, 4, &four)),
+        Reply::Appended(_)
+    ));
+    assert!(matches!(
+        run(&mut c, append("s", 1, 5, b"five")),
+        Reply::Appended(_)
+    ));
+    let data = read_all(&mut c, "s").expect("segment exists");
+    assert!(
+        data.ends_with(b"otherfive") || data.ends_with(b"five"),
+        "events in writer order"
+    );
+}
