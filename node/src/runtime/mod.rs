@@ -132,10 +132,11 @@ fn spawn_cores(
     for (core, listener) in listeners.into_iter().enumerate() {
         let (stop, stopped) = flume::bounded(1);
         let fd = listener.into_raw_fd();
-        let (plan, events) = (plan.for_core(core), events.clone());
+        let (core_plan, events) = (plan.for_core(core), events.clone());
         let handle = LocalExecutorBuilder::new(Placement::Fixed(core % cpus))
             .name(&format!("spate-core-{core}"))
-            .spawn(move || startup::core_main(plan, fd, stopped, events))
+            .spin_before_park(plan.spin())
+            .spawn(move || startup::core_main(core_plan, fd, stopped, events))
             .map_err(|e| StartError::Executor(e.to_string()))?;
         stops.push(stop);
         handles.push(handle);

@@ -256,7 +256,8 @@ impl Connection<'_> {
     /// at the tail) does not hold up the others.
     fn start(&self, request: spate_wire::Request, id: u64, frame_bytes: u64) {
         self.in_flight.set(self.in_flight.get() + 1);
-        self.in_flight_bytes.set(self.in_flight_bytes.get() + frame_bytes);
+        self.in_flight_bytes
+            .set(self.in_flight_bytes.get() + frame_bytes);
         let in_flight_bytes = self.in_flight_bytes.clone();
         let (ctx, replies, encoder, in_flight, finished) = (
             self.ctx.clone(),

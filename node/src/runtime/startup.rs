@@ -96,6 +96,11 @@ impl Plan {
         }
     }
 
+    /// How long an idle core polls before it sleeps in the kernel.
+    pub fn spin(&self) -> Duration {
+        Duration::from_micros(self.settings.spin_us)
+    }
+
     pub fn for_core(&self, core: usize) -> CorePlan {
         CorePlan {
             settings: self.settings.clone(),
