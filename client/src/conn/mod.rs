@@ -1,0 +1,383 @@
+//! One TCP connection to one core of a node.
+//!
+//! Two threads per connection, plain blocking sockets:
+//!
+//! - the **reader** decodes reply frames and hands each to the [`Waiter`]
+//!   registered under its request id. It never blocks on anything but the
+//!   socket, so replies keep flowing whatever the application does;
+//! - the **writer** drains the outbox: frames that callers encoded and
+//!   admitted, and [`FrameSource`]s (segment writers) that build their
+//!   frames right there, so that batching decisions see the latest acks.
+//!
+//! Admission keeps the connection inside the node's `Limits`: a request is
+//! registered (counted against `max_in_flight_requests` and
+//! `max_in_flight_bytes`) before it is queued, and released when its reply
+//! comes. Application threads wait for room ([`Connection::send`]); the I/O
+//! threads never wait: they use [`Connection::try_send`] or park a frame
+//! source until a reply frees room.
+//!
+//! Lock order: a session's lock (writer, reader) may be held while taking
+//! the connection's, never the reverse: waiters are called with no
+//! connection lock held.
+
+pub(crate) mod handshake;
+mod io;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use spate_wire::{Encode, EncodeError, FrameEncoder, Limits, Reply};
+
+use crate::error::ClientError;
+use crate::sync::{lock, wait};
+use crate::topology::Topology;
+
+/// Whoever waits for the reply to one request.
+pub(crate) trait Waiter: Send {
+    /// The node answered (`Err` if the reply frame was unreadable). `conn`
+    /// is the connection it came on, for follow-up requests.
+    fn on_reply(self: Box<Self>, reply: Result<Reply, ClientError>, conn: &Arc<Connection>);
+    /// The connection broke first: the request may or may not have been
+    /// applied.
+    fn on_lost(self: Box<Self>, error: ClientError);
+    /// The request was refused before it was sent (so resending it is safe
+    /// whatever it is).
+    fn on_unsent(self: Box<Self>, error: ClientError) {
+        self.on_lost(error);
+    }
+}
+
+/// A session that builds its own frames on the writer thread.
+pub(crate) trait FrameSource: Send + Sync {
+    /// Encodes what should go out now into `out`, registering each request
+    /// with [`Connection::try_register`]; parks itself when there is no room.
+    fn write_frames(self: Arc<Self>, conn: &Arc<Connection>, out: &mut Vec<u8>);
+    /// The connection failed while the source was queued or parked on it.
+    fn on_connection_failed(self: Arc<Self>, conn: &Connection, error: ClientError);
+}
+
+/// Why a request was not admitted; the waiter comes back with it.
+pub(crate) enum Refusal {
+    /// No room now (only from the `try_` functions).
+    Full,
+    /// The connection is broken, or the request cannot be encoded.
+    Failed(ClientError),
+}
+
+/// A refused request's waiter and the reason.
+pub(crate) struct Refused {
+    pub reason: Refusal,
+    pub waiter: Box<dyn Waiter>,
+}
+
+/// A connection to one core, shared by every session routed to that core.
+pub(crate) struct Connection {
+    addr: SocketAddr,
+    core: u16,
+    topology: Topology,
+    encoder: FrameEncoder,
+    stream: TcpStream,
+    next_id: AtomicU64,
+    state: Mutex<State>,
+    /// Signalled when the outbox gains work or the connection breaks.
+    work: Condvar,
+    /// Signalled when a reply frees room or the connection breaks.
+    room: Condvar,
+}
+
+struct Pending {
+    waiter: Box<dyn Waiter>,
+    bytes: u64,
+}
+
+enum Outgoing {
+    Frame(Vec<u8>),
+    Source(Arc<dyn FrameSource>),
+}
+
+struct State {
+    pending: HashMap<u64, Pending>,
+    in_flight_bytes: u64,
+    outbox: VecDeque<Outgoing>,
+    /// Frame sources waiting for room; one entry per source at most (each
+    /// source keeps a "scheduled" flag), so bounded by the sessions.
+    parked: Vec<Arc<dyn FrameSource>>,
+    broken: Option<ClientError>,
+    /// An error the node sent about the connection itself (request id 0 or
+    /// unknown) before closing it: the best explanation of the close.
+    last_words: Option<ClientError>,
+}
+
+impl Connection {
+    /// Connects, greets the node and starts the I/O threads.
+    pub(crate) fn open(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        handshake_timeout: Duration,
+    ) -> Result<Arc<Connection>, ClientError> {
+        let greeted = handshake::open(addr, connect_timeout, handshake_timeout)?;
+        let reader_stream = clone_stream(&greeted.stream)?;
+        let writer_stream = clone_stream(&greeted.stream)?;
+        let conn = Arc::new(Connection {
+            addr,
+            core: greeted.core,
+            topology: greeted.topology,
+            encoder: greeted.encoder,
+            stream: greeted.stream,
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(State {
+                pending: HashMap::new(),
+                in_flight_bytes: 0,
+                outbox: VecDeque::new(),
+                parked: Vec::new(),
+                broken: None,
+                last_words: None,
+            }),
+            work: Condvar::new(),
+            room: Condvar::new(),
+        });
+        io::spawn(&conn, reader_stream, writer_stream, greeted.leftover)?;
+        Ok(conn)
+    }
+
+    /// The address this connection goes to.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The core that accepted the connection.
+    pub(crate) fn core(&self) -> u16 {
+        self.core
+    }
+
+    /// What the node said in this connection's handshake.
+    pub(crate) fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The node's bounds for this connection.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.topology.limits
+    }
+
+    /// True once the connection can carry nothing more.
+    pub(crate) fn is_broken(&self) -> bool {
+        lock(&self.state).broken.is_some()
+    }
+
+    /// A request id unique on this connection.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Appends one frame for `msg` to `out`; returns its length.
+    pub(crate) fn encode<M: Encode + ?Sized>(
+        &self,
+        msg: &M,
+        id: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ClientError> {
+        self.encoder.encode(msg, id, out).map_err(|e| match e {
+            EncodeError::FrameTooLarge { .. } => ClientError::invalid(e.to_string()),
+            EncodeError::Serialize(_) => ClientError::fatal(e.to_string()),
+        })
+    }
+
+    /// Admits and queues `msg`, waiting while the connection is at the
+    /// node's in-flight bounds. For application threads and the retrier.
+    pub(crate) fn send<M: Encode + ?Sized>(
+        &self,
+        msg: &M,
+        waiter: Box<dyn Waiter>,
+    ) -> Result<(), Refused> {
+        self.admit(msg, waiter, true)
+    }
+
+    /// As [`Self::send`], but refuses with [`Refusal::Full`] instead of
+    /// waiting. For the I/O threads, which must never wait.
+    pub(crate) fn try_send<M: Encode + ?Sized>(
+        &self,
+        msg: &M,
+        waiter: Box<dyn Waiter>,
+    ) -> Result<(), Refused> {
+        self.admit(msg, waiter, false)
+    }
+
+    fn admit<M: Encode + ?Sized>(
+        &self,
+        msg: &M,
+        waiter: Box<dyn Waiter>,
+        block: bool,
+    ) -> Result<(), Refused> {
+        let id = self.next_id();
+        let mut frame = Vec::new();
+        if let Err(error) = self.encode(msg, id, &mut frame) {
+            return Err(refused(Refusal::Failed(error), waiter));
+        }
+        let bytes = frame.len() as u64;
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(error) = &state.broken {
+                return Err(refused(Refusal::Failed(error.clone()), waiter));
+            }
+            if self.has_room(&state, bytes) {
+                break;
+            }
+            if !block {
+                return Err(refused(Refusal::Full, waiter));
+            }
+            state = wait(&self.room, state);
+        }
+        state.pending.insert(id, Pending { waiter, bytes });
+        state.in_flight_bytes += bytes;
+        state.outbox.push_back(Outgoing::Frame(frame));
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Registers request `id` (a frame of `bytes` that the caller, the
+    /// writer thread, writes itself) if there is room now.
+    pub(crate) fn try_register(
+        &self,
+        id: u64,
+        bytes: usize,
+        waiter: Box<dyn Waiter>,
+    ) -> Result<(), Refused> {
+        let bytes = bytes as u64;
+        let mut state = lock(&self.state);
+        if let Some(error) = &state.broken {
+            return Err(refused(Refusal::Failed(error.clone()), waiter));
+        }
+        if !self.has_room(&state, bytes) {
+            return Err(refused(Refusal::Full, waiter));
+        }
+        state.pending.insert(id, Pending { waiter, bytes });
+        state.in_flight_bytes += bytes;
+        Ok(())
+    }
+
+    /// One maximal frame always fits an idle connection (the node
+    /// guarantees `max_in_flight_bytes >= max_frame_bytes`), so progress is
+    /// certain whatever the sizes.
+    fn has_room(&self, state: &State, bytes: u64) -> bool {
+        let limits = self.limits();
+        state.pending.len() < limits.max_in_flight_requests as usize
+            && (state.pending.is_empty()
+                || state.in_flight_bytes + bytes <= limits.max_in_flight_bytes)
+    }
+
+    /// Queues `source` to build its frames on the writer thread.
+    pub(crate) fn schedule(&self, source: Arc<dyn FrameSource>) -> Result<(), ClientError> {
+        let mut state = lock(&self.state);
+        if let Some(error) = &state.broken {
+            return Err(error.clone());
+        }
+        state.outbox.push_back(Outgoing::Source(source));
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Keeps `source` until a reply frees room, then queues it again. Fails
+    /// if the connection broke (the caller holds its own lock, so it handles
+    /// that itself rather than being called back).
+    pub(crate) fn park(&self, source: Arc<dyn FrameSource>) -> Result<(), ClientError> {
+        let mut state = lock(&self.state);
+        if let Some(error) = &state.broken {
+            return Err(error.clone());
+        }
+        // A reply may have freed room since the caller looked. With none
+        // pending no reply will come to unpark it, but then there is room.
+        if state.pending.is_empty() {
+            state.outbox.push_back(Outgoing::Source(source));
+            self.work.notify_one();
+        } else {
+            state.parked.push(source);
+        }
+        Ok(())
+    }
+
+    /// Takes the waiter of request `id` and frees its room.
+    fn finish(&self, id: u64) -> Option<Box<dyn Waiter>> {
+        let mut state = lock(&self.state);
+        let pending = state.pending.remove(&id)?;
+        state.in_flight_bytes -= pending.bytes;
+        if !state.parked.is_empty() {
+            let parked = std::mem::take(&mut state.parked);
+            state
+                .outbox
+                .extend(parked.into_iter().map(Outgoing::Source));
+            self.work.notify_one();
+        }
+        self.room.notify_all();
+        Some(pending.waiter)
+    }
+
+    /// Remembers an error reply the node sent about the connection itself.
+    fn last_words(&self, error: ClientError) {
+        lock(&self.state).last_words = Some(error);
+    }
+
+    /// Waits for something to write; `None` once the connection is broken.
+    fn take_outgoing(&self) -> Option<Vec<Outgoing>> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.broken.is_some() {
+                return None;
+            }
+            if !state.outbox.is_empty() {
+                return Some(state.outbox.drain(..).collect());
+            }
+            state = wait(&self.work, state);
+        }
+    }
+
+    /// Breaks the connection: every waiter and queued source learns of it,
+    /// once. The node's last words, if any, explain the failure best.
+    pub(crate) fn fail(&self, error: ClientError) {
+        let (pending, sources, error) = {
+            let mut state = lock(&self.state);
+            if state.broken.is_some() {
+                return;
+            }
+            let error = state.last_words.take().unwrap_or(error);
+            let error = error.context(format_args!("connection to {}", self.addr));
+            state.broken = Some(error.clone());
+            state.in_flight_bytes = 0;
+            let pending: Vec<Pending> = state.pending.drain().map(|(_, p)| p).collect();
+            let mut sources = std::mem::take(&mut state.parked);
+            sources.extend(state.outbox.drain(..).filter_map(|item| match item {
+                Outgoing::Source(source) => Some(source),
+                Outgoing::Frame(_) => None,
+            }));
+            (pending, sources, error)
+        };
+        self.work.notify_all();
+        self.room.notify_all();
+        // Wakes both I/O threads out of their blocking calls.
+        let _ = self.stream.shutdown(Shutdown::Both);
+        for pending in pending {
+            pending.waiter.on_lost(error.clone());
+        }
+        for source in sources {
+            source.on_connection_failed(self, error.clone());
+        }
+    }
+
+    /// Closes the connection for good (the client is going away).
+    pub(crate) fn close(&self) {
+        self.fail(ClientError::closed());
+    }
+}
+
+fn refused(reason: Refusal, waiter: Box<dyn Waiter>) -> Refused {
+    Refused { reason, waiter }
+}
+
+fn clone_stream(stream: &TcpStream) -> Result<TcpStream, ClientError> {
+    stream
+        .try_clone()
+        .map_err(|e| ClientError::io("cloning the socket", &e))
+}
