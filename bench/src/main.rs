@@ -3,7 +3,9 @@
 //! Every run measures the device floor of its directory first, with the
 //! journal's own I/O path, and reports its figures as ratios of it.
 
+mod append;
 mod floor;
+mod pacing;
 mod report;
 mod stats;
 mod workload;
@@ -37,6 +39,9 @@ enum Command {
     Journal(JournalArgs),
     /// Only the device floor of DIR.
     Floor(CommonArgs),
+    /// Appends to a running node, open loop at --rate (or as fast as it
+    /// acknowledges with --rate 0), with the device floor of --floor-dir.
+    Append(append::AppendArgs),
 }
 
 #[derive(Args)]
@@ -126,6 +131,7 @@ impl RingArg {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Journal(args) => journal(&args),
+        Command::Append(args) => append_to_node(&args),
         Command::Floor(args) => {
             let floor = measure_floor(&args)?;
             if args.json {
@@ -150,6 +156,17 @@ fn measure_floor(args: &CommonArgs) -> anyhow::Result<FloorReport> {
         ..FloorOptions::default()
     };
     FloorReport::measure(&args.dir, &opts)
+}
+
+fn append_to_node(args: &append::AppendArgs) -> anyhow::Result<()> {
+    let floor = FloorReport::measure(&args.floor_dir, &FloorOptions::default())?;
+    let report = append::run(args, floor)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", report.human());
+    }
+    Ok(())
 }
 
 fn journal(args: &JournalArgs) -> anyhow::Result<()> {

@@ -10,15 +10,12 @@ use anyhow::{Context, bail};
 use spate_journal::direct::DirectStorage;
 use spate_journal::{AppendError, Journal, Lsn, RecordKind};
 
+use crate::pacing::{precise_sleeps, wait_until};
 use crate::stats::Latencies;
 
 /// Polls in a row without progress after which a workload gives up: the
 /// journal cannot move (no file can be prepared, nothing can be released).
 const MAX_IDLE_POLLS: u32 = 10_000;
-
-/// Below this much time to wait, spin instead of sleeping: a sleep overshoots
-/// by tens of microseconds.
-const SPIN: Duration = Duration::from_micros(50);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -330,35 +327,7 @@ impl<'j> Driver<'j> {
 }
 
 /// Sleeps until shortly before `t`, then spins.
-/// Asks the kernel to wake this thread when its sleeps end rather than up to
-/// 50 µs later (the default timer slack, which lets it batch wake-ups). In an
-/// open loop the sender's lateness counts against the system under test, so
-/// a lazy sender would inflate every latency it reports.
-fn precise_sleeps() {
-    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and only changes
-    // this thread's timer slack.
-    let rc = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
-    if rc != 0 {
-        eprintln!(
-            "warning: could not lower the timer slack; latencies may include up to 50 µs of sender lateness"
-        );
-    }
-}
-
-fn wait_until(t: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= t {
-            return;
-        }
-        match (t - now).checked_sub(SPIN) {
-            Some(sleep) if !sleep.is_zero() => std::thread::sleep(sleep),
-            _ => std::hint::spin_loop(),
-        }
-    }
-}
-
-fn payload(len: usize) -> Vec<u8> {
+pub(crate) fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + 7) as u8).collect()
 }
 
