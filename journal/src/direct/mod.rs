@@ -21,8 +21,8 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub use error::DirectError;
-pub use floor::{Bandwidth, Floor, FloorOptions, measure_floor, paced_write_latencies};
 pub use files::{list_slots, probe_direct_io, slot_path};
+pub use floor::{Bandwidth, Floor, FloorOptions, measure_floor, paced_write_latencies};
 pub use ring::RingFlags;
 
 /// Makes `path` a journal file of `len` bytes (allocated, zero-filled unless it
