@@ -127,11 +127,14 @@ pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendRe
     let collector = std::thread::Builder::new()
         .name("bench-collector".into())
         .spawn(move || collect(issued, measure_from, end))?;
-    send(args, &writers, start, end, &issue)?;
+    let sent = send(args, &writers, start, end, &issue);
     drop(issue);
     let collected = collector
         .join()
-        .map_err(|_| anyhow::anyhow!("the collector thread panicked"))??;
+        .map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
+    // The collector's error is the one that explains a send stopped early.
+    let collected = collected?;
+    sent?;
     Ok(report(args, floor, collected))
 }
 
