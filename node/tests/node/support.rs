@@ -17,25 +17,32 @@ pub struct Node {
     /// Each core's address, from the node's start-up lines.
     pub cores: Vec<SocketAddr>,
     cores_flag: usize,
+    listen: String,
 }
 
 impl Node {
-    /// Starts a node with `cores` cores on a fresh directory.
+    /// Starts a node with `cores` cores on a fresh directory, on ephemeral ports.
     pub fn start(name: &str, cores: usize) -> Self {
+        Self::start_listening(name, cores, "127.0.0.1:0")
+    }
+
+    /// Starts a node whose cores listen on fixed ports from `listen` on, so a
+    /// restart keeps them (clients reconnect to the same addresses).
+    pub fn start_listening(name: &str, cores: usize, listen: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores)
+        Self::start_in(dir, cores, listen.to_string())
     }
 
-    pub fn start_in(dir: PathBuf, cores: usize) -> Self {
+    fn start_in(dir: PathBuf, cores: usize, listen: String) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spate-node"))
             .args([
                 "--data-dir",
                 dir.to_str().expect("utf-8 path"),
                 "--listen",
-                "127.0.0.1:0",
+                &listen,
             ])
             .args([
                 "--cores",
@@ -46,17 +53,17 @@ impl Node {
                 "32",
             ])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log_file(&dir))
             .spawn()
             .expect("spate-node starts");
         let stdout = child.stdout.take().expect("stdout piped");
         let mut lines = BufReader::new(stdout).lines();
         let mut addrs = Vec::new();
         while addrs.len() < cores {
-            let line = lines
-                .next()
-                .expect("the node prints where it listens")
-                .expect("readable stdout");
+            let Some(Ok(line)) = lines.next() else {
+                let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+                panic!("the node exited before it listened:\n{log}");
+            };
             if let Some(addr) = line.split("listening on ").nth(1) {
                 addrs.push(addr.trim().parse().expect("an address"));
             }
@@ -66,16 +73,29 @@ impl Node {
             dir,
             cores: addrs,
             cores_flag: cores,
+            listen,
         }
     }
 
     /// Kills the node without warning (SIGKILL) and starts it again on the
-    /// same directories.
+    /// same directories and listen address.
     pub fn kill_and_restart(mut self) -> Self {
         let mut child = self.child.take().expect("running");
         child.kill().expect("kill");
         child.wait().expect("reaped");
-        Self::start_in(self.dir.clone(), self.cores_flag)
+        // On fixed ports the dead node's sockets can hold a port for a moment
+        // (the node then refuses to start, exit code 2, as it should); try
+        // again like a supervisor would.
+        for _ in 0..20 {
+            let started = std::panic::catch_unwind(|| {
+                Self::start_in(self.dir.clone(), self.cores_flag, self.listen.clone())
+            });
+            if let Ok(node) = started {
+                return node;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Self::start_in(self.dir.clone(), self.cores_flag, self.listen.clone())
     }
 
     /// Stops the node with SIGTERM and returns its exit status.
@@ -192,4 +212,26 @@ pub fn decode_one(bytes: &[u8]) -> Option<Reply> {
         Decoded::Frame(frame) => frame.reply().ok()?.to_reply().ok(),
         Decoded::NeedMore(_) => None,
     }
+}
+
+/// The node's stderr, appended to DIR/node.log across restarts.
+fn log_file(dir: &std::path::Path) -> Stdio {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("node.log"));
+    file.map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+/// A base port with the next `count - 1` ports free right now, below the
+/// kernel's ephemeral range (so no outgoing connection takes them between a
+/// kill and a restart).
+pub fn free_ports(count: u16) -> u16 {
+    let start = 20_000 + (std::process::id() % 5_000) as u16 * 2;
+    (start..30_000)
+        .step_by(usize::from(count))
+        .find(|&base| {
+            (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        })
+        .expect("free ports below the ephemeral range")
 }
