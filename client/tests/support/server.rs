@@ -16,7 +16,7 @@ use spate_wire::{
     Reply, Request,
 };
 
-use super::store::{Outcome, Store, segment_of};
+use super::store::{Outcome, Store};
 
 /// Shape of the stand-in node.
 #[derive(Clone, Copy)]
@@ -365,7 +365,7 @@ fn record(shared: &Shared, core: u16, out: &ConnOut, request: &Request) {
         .frames
         .entry((core, request.message_type()))
         .or_default() += 1;
-    if let Some(segment) = segment_of(request) {
+    if let Some(segment) = request.segment() {
         stats
             .segments
             .entry(core)

@@ -266,23 +266,3 @@ impl Store {
         })
     }
 }
-
-/// The segment a request is routed by.
-pub fn segment_of(request: &Request) -> Option<&str> {
-    Some(match request {
-        Request::CreateSegment(r) => &r.segment,
-        Request::Append(r) => &r.segment,
-        Request::AppendBatch(r) => &r.segment,
-        Request::ConditionalAppend(r) => &r.segment,
-        Request::Read(r) => &r.segment,
-        Request::Seal(r) => &r.segment,
-        Request::Truncate(r) => &r.segment,
-        Request::Merge(r) => &r.target,
-        Request::Delete(r) => &r.segment,
-        Request::GetInfo(r) => &r.segment,
-        Request::GetAttribute(r) => &r.segment,
-        Request::UpdateAttribute(r) => &r.segment,
-        Request::GetWriterState(r) => &r.segment,
-        Request::Hello(_) | Request::Ping(_) => return None,
-    })
-}

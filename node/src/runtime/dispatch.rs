@@ -31,7 +31,7 @@ pub struct CoreContext {
 impl CoreContext {
     /// Serves `request` wherever its segment lives.
     pub async fn serve(&self, request: Request) -> Reply {
-        let Some(segment) = segment_of(&request) else {
+        let Some(segment) = request.segment() else {
             return error(StatusCode::UnexpectedMessage, "not a segment request");
         };
         let container = spate_wire::container_for(segment, self.containers);
@@ -132,26 +132,6 @@ fn empty_read(
             length: read.offset,
         }),
     }
-}
-
-/// The segment a request addresses (the target, for a merge).
-pub fn segment_of(request: &Request) -> Option<&str> {
-    Some(match request {
-        Request::CreateSegment(r) => &r.segment,
-        Request::Append(r) => &r.segment,
-        Request::AppendBatch(r) => &r.segment,
-        Request::ConditionalAppend(r) => &r.segment,
-        Request::Read(r) => &r.segment,
-        Request::Seal(r) => &r.segment,
-        Request::Truncate(r) => &r.segment,
-        Request::Merge(r) => &r.target,
-        Request::Delete(r) => &r.segment,
-        Request::GetInfo(r) => &r.segment,
-        Request::GetAttribute(r) => &r.segment,
-        Request::UpdateAttribute(r) => &r.segment,
-        Request::GetWriterState(r) => &r.segment,
-        Request::Hello(_) | Request::Ping(_) => return None,
-    })
 }
 
 pub fn error(status: StatusCode, message: &str) -> Reply {

@@ -280,9 +280,7 @@ async fn serve_inbox(
     while let Ok(forwarded) = inbox.recv_async().await {
         let state = state.clone();
         glommio::spawn_local(async move {
-            let segment = super::dispatch::segment_of(&forwarded.request)
-                .unwrap_or_default()
-                .to_string();
+            let segment = forwarded.request.segment().unwrap_or_default().to_string();
             let container = spate_wire::container_for(&segment, containers);
             let reply = serve_local(&state, container, forwarded.request).await;
             let _ = forwarded.reply.send_async(reply).await;

@@ -245,3 +245,28 @@ validate_segment_only!(
 );
 
 no_field_rules!(ArchivedPing);
+
+impl crate::msg::Request {
+    /// The segment a request addresses, which decides the container and so
+    /// the core that serves it (the target, for a merge: source and target
+    /// share a container). `None` for connection-level requests.
+    pub fn segment(&self) -> Option<&str> {
+        use crate::msg::Request;
+        Some(match self {
+            Request::CreateSegment(r) => &r.segment,
+            Request::Append(r) => &r.segment,
+            Request::AppendBatch(r) => &r.segment,
+            Request::ConditionalAppend(r) => &r.segment,
+            Request::Read(r) => &r.segment,
+            Request::Seal(r) => &r.segment,
+            Request::Truncate(r) => &r.segment,
+            Request::Merge(r) => &r.target,
+            Request::Delete(r) => &r.segment,
+            Request::GetInfo(r) => &r.segment,
+            Request::GetAttribute(r) => &r.segment,
+            Request::UpdateAttribute(r) => &r.segment,
+            Request::GetWriterState(r) => &r.segment,
+            Request::Hello(_) | Request::Ping(_) => return None,
+        })
+    }
+}
