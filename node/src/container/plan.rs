@@ -161,6 +161,7 @@ impl Container {
         if let Some(reply) = refusal {
             return self.answer(reply, after);
         }
+        self.forget_refusals(&source);
         let mutation = Mutation::Merge {
             target,
             source,
@@ -175,7 +176,13 @@ impl Container {
         if self.live.get(&segment).is_none() {
             return self.no_such_segment(segment);
         }
+        self.forget_refusals(&segment);
         self.journal(Mutation::Delete { segment }, Deleted {})
+    }
+
+    /// A segment that goes away takes its writers' refusals with it.
+    fn forget_refusals(&mut self, segment: &str) {
+        self.refused.retain(|(s, _), _| s != segment);
     }
 
     fn update_attribute(&mut self, request: UpdateAttribute) -> Execution {

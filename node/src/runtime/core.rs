@@ -142,6 +142,9 @@ impl CoreState {
     /// Registers a reader waiting for `segment` to grow; `None` when too many wait.
     pub fn wait_for_tail(&mut self, segment: &str) -> Option<flume::Receiver<()>> {
         if self.tail_waiters >= MAX_TAIL_WAITERS {
+            self.forget_abandoned_tail_waiters();
+        }
+        if self.tail_waiters >= MAX_TAIL_WAITERS {
             return None;
         }
         let (wake, woken) = flume::bounded(1);
@@ -151,6 +154,16 @@ impl CoreState {
             .push(wake);
         self.tail_waiters += 1;
         Some(woken)
+    }
+
+    /// Drops the waiters whose reader gave up (its wait ran out, or its
+    /// connection closed): the receiving end is gone.
+    fn forget_abandoned_tail_waiters(&mut self) {
+        self.tails.retain(|_, waiters| {
+            waiters.retain(|w| !w.is_disconnected());
+            !waiters.is_empty()
+        });
+        self.tail_waiters = self.tails.values().map(Vec::len).sum();
     }
 
     /// Hands queued records to the journal, in order, while it takes them.

@@ -113,11 +113,31 @@ fn check_journal_dir(settings: &Settings) -> Result<(), StartError> {
 
 fn bind_all(settings: &Settings) -> Result<Vec<StdListener>, StartError> {
     (0..settings.cores)
-        .map(|core| {
-            let addr = settings.core_listen(core);
-            StdListener::bind(addr).map_err(|source| StartError::Bind { addr, source })
-        })
+        .map(|core| bind(settings.core_listen(core)))
         .collect()
+}
+
+/// How long a port held by something else is tried again before giving up.
+const BIND_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Binds `addr`. A node killed a moment ago can still hold its port: its
+/// io_uring is torn down after the process exits, and a pending accept keeps
+/// the listening socket open until then. So a port in use is tried again
+/// for a few seconds before it is reported.
+fn bind(addr: std::net::SocketAddr) -> Result<StdListener, StartError> {
+    let deadline = std::time::Instant::now() + BIND_PATIENCE;
+    loop {
+        match StdListener::bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(source) => return Err(StartError::Bind { addr, source }),
+        }
+    }
 }
 
 type Spawned = (Vec<flume::Sender<()>>, Vec<glommio::ExecutorJoinHandle<()>>);

@@ -355,3 +355,19 @@ fn malformed_input_gets_an_error_and_a_closed_connection() {
     create(&mut fine, "s/t/ok");
     assert!(matches!(&fine.call(Request::Ping(Ping { nonce: 3 })), Reply::Pong(p) if p.nonce == 3));
 }
+
+#[test]
+fn readers_that_stop_waiting_do_not_use_up_the_tail_waiter_limit() {
+    // More reads time out at the tail than a core lets wait at once; each
+    // abandoned waiter must be forgotten, or later readers would be refused.
+    let node = Node::start("tail-waiters", 1);
+    let mut conn = Conn::open(node.cores[0]);
+    create(&mut conn, "s/t/quiet");
+    for _ in 0..17_000 {
+        let reply = read(&mut conn, "s/t/quiet", 0, 1);
+        assert!(
+            matches!(&reply, Reply::ReadData(d) if d.data.is_empty()),
+            "{reply:?}"
+        );
+    }
+}

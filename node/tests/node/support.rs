@@ -83,18 +83,6 @@ impl Node {
         let mut child = self.child.take().expect("running");
         child.kill().expect("kill");
         child.wait().expect("reaped");
-        // On fixed ports the dead node's sockets can hold a port for a moment
-        // (the node then refuses to start, exit code 2, as it should); try
-        // again like a supervisor would.
-        for _ in 0..20 {
-            let started = std::panic::catch_unwind(|| {
-                Self::start_in(self.dir.clone(), self.cores_flag, self.listen.clone())
-            });
-            if let Ok(node) = started {
-                return node;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
         Self::start_in(self.dir.clone(), self.cores_flag, self.listen.clone())
     }
 
