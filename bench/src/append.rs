@@ -20,7 +20,8 @@ use spate_client::{
 
 use crate::floor::FloorReport;
 use crate::pacing::{precise_sleeps, wait_until};
-use crate::stats::{Latencies, LatencySummary, ratio, round3};
+use crate::report::Ratio;
+use crate::stats::{Latencies, LatencySummary, round3};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct AppendArgs {
@@ -71,7 +72,7 @@ pub struct AppendReport {
     throughput: Throughput,
     latency_us: LatencySummary,
     floor: FloorReport,
-    ratio: Ratios,
+    ratio: Ratio,
     config: AppendConfig,
 }
 
@@ -79,17 +80,6 @@ pub struct AppendReport {
 struct Throughput {
     events_per_s: f64,
     mb_per_s: f64,
-}
-
-#[derive(Serialize)]
-struct Ratios {
-    p50: f64,
-    p99: f64,
-    throughput_vs_seq_write: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    p50_vs_paced: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    p99_vs_paced: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -219,7 +209,6 @@ fn report(args: &AppendArgs, floor: FloorReport, collected: Collected) -> Append
     let bytes = collected.events * args.event_bytes as u64;
     let mb_per_s = bytes as f64 / 1e6 / seconds;
     let latency = collected.latencies.summary();
-    let sync_floor = floor.write_4k(floor.faster_sync());
     AppendReport {
         workload: "append",
         events: collected.events,
@@ -229,17 +218,7 @@ fn report(args: &AppendArgs, floor: FloorReport, collected: Collected) -> Append
             mb_per_s: round3(mb_per_s),
         },
         latency_us: latency,
-        ratio: Ratios {
-            p50: ratio(latency.p50, sync_floor.p50),
-            p99: ratio(latency.p99, sync_floor.p99),
-            throughput_vs_seq_write: ratio(mb_per_s, floor.seq_write_mb_per_s),
-            p50_vs_paced: floor
-                .paced_write_4k_us
-                .map(|p| ratio(latency.p50, p.latency.p50)),
-            p99_vs_paced: floor
-                .paced_write_4k_us
-                .map(|p| ratio(latency.p99, p.latency.p99)),
-        },
+        ratio: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
         floor,
         config: AppendConfig {
             node: args.node.clone(),

@@ -1,10 +1,7 @@
 //! Sending at intended times: an open loop charges the sender's own lateness
 //! to the system under test, so the sender must not be late.
 
-use std::time::{Duration, Instant};
-
-/// Below this much time to wait, spin instead of sleeping: a sleep overshoots.
-const SPIN: Duration = Duration::from_micros(50);
+use std::time::Instant;
 
 /// Asks the kernel to wake this thread when its sleeps end rather than up to
 /// 50 µs later (the default timer slack, which lets it batch wake-ups). In an
@@ -21,15 +18,7 @@ pub(crate) fn precise_sleeps() {
     }
 }
 
+/// Waits until `t` (the journal's floor probe paces its writes the same way).
 pub(crate) fn wait_until(t: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= t {
-            return;
-        }
-        match (t - now).checked_sub(SPIN) {
-            Some(sleep) if !sleep.is_zero() => std::thread::sleep(sleep),
-            _ => std::hint::spin_loop(),
-        }
-    }
+    spate_journal::direct::floor::sleep_until(t);
 }

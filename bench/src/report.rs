@@ -46,6 +46,28 @@ pub struct Ratio {
     pub p99_vs_paced: Option<f64>,
 }
 
+impl Ratio {
+    /// Every figure of a run over the floor measured in the same run:
+    /// latencies over the durable-write floor of `sync` (and over the paced
+    /// floor, if measured), throughput over sequential write bandwidth.
+    pub fn new(
+        latency: &LatencySummary,
+        floor: &FloorReport,
+        sync: SyncMode,
+        mb_per_s: f64,
+    ) -> Self {
+        let sync_floor = floor.write_4k(sync);
+        let paced = floor.paced_write_4k_us;
+        Self {
+            p50: ratio(latency.p50, sync_floor.p50),
+            p99: ratio(latency.p99, sync_floor.p99),
+            throughput_vs_seq_write: ratio(mb_per_s, floor.seq_write_mb_per_s),
+            p50_vs_paced: paced.map(|p| ratio(latency.p50, p.latency.p50)),
+            p99_vs_paced: paced.map(|p| ratio(latency.p99, p.latency.p99)),
+        }
+    }
+}
+
 /// The settings of the run, so a result file explains itself.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
@@ -74,7 +96,6 @@ impl Report {
         let seconds = measured.seconds.max(1e-9);
         let mb_per_s = measured.payload_bytes as f64 / 1e6 / seconds;
         let latency = measured.latencies.summary();
-        let sync_floor = floor.write_4k(sync);
         let workload = match config.mode {
             Mode::Latency => "journal-latency",
             Mode::Throughput => "journal-throughput",
@@ -89,17 +110,7 @@ impl Report {
             },
             latency_us: latency,
             latency_samples: measured.latencies.len(),
-            ratio: Ratio {
-                p50: ratio(latency.p50, sync_floor.p50),
-                p99: ratio(latency.p99, sync_floor.p99),
-                throughput_vs_seq_write: ratio(mb_per_s, floor.seq_write_mb_per_s),
-                p50_vs_paced: floor
-                    .paced_write_4k_us
-                    .map(|p| ratio(latency.p50, p.latency.p50)),
-                p99_vs_paced: floor
-                    .paced_write_4k_us
-                    .map(|p| ratio(latency.p99, p.latency.p99)),
-            },
+            ratio: Ratio::new(&latency, &floor, sync, mb_per_s),
             floor,
             config,
         }

@@ -357,8 +357,9 @@ pub fn paced_write_latencies(
     Ok(out)
 }
 
-/// Sleeps until `t`, spinning the last stretch: a sleep overshoots.
-fn sleep_until(t: Instant) {
+/// Sleeps until `t`, spinning the last stretch: a sleep overshoots. Used by
+/// every open-loop sender (this probe and `spate-bench`).
+pub fn sleep_until(t: Instant) {
     const SPIN: Duration = Duration::from_micros(50);
     loop {
         let now = Instant::now();
