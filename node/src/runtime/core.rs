@@ -215,11 +215,10 @@ impl CoreState {
 
     /// Sends the deferred replies of `container` that waited for `seq` or earlier.
     fn release_deferred(&mut self, container: ContainerId, seq: MutationSeq) {
-        let (ready, waiting): (Vec<_>, Vec<_>) = self
+        // Usually empty: this runs for every acknowledged mutation.
+        let ready = self
             .deferred
-            .drain(..)
-            .partition(|d| d.container == container && d.seq <= seq);
-        self.deferred = waiting;
+            .extract_if(.., |d| d.container == container && d.seq <= seq);
         for pending in ready {
             let _ = pending.ack.send(pending.reply);
         }

@@ -13,6 +13,8 @@ use crate::container::{ContainerId, ReadOutcome};
 
 /// A request handed to the core that owns its segment.
 pub struct Forwarded {
+    /// The segment's container, as the forwarding core computed it.
+    pub container: ContainerId,
     pub request: Request,
     pub reply: flume::Sender<Reply>,
 }
@@ -41,7 +43,11 @@ impl CoreContext {
         }
         let (reply, replied) = flume::bounded(1);
         if self.inboxes[owner]
-            .send_async(Forwarded { request, reply })
+            .send_async(Forwarded {
+                container,
+                request,
+                reply,
+            })
             .await
             .is_err()
         {

@@ -180,12 +180,7 @@ pub async fn core_main(
     });
     let driver_task =
         glommio::spawn_local(drive(state.clone(), driver.clone(), events.clone(), core));
-    glommio::spawn_local(serve_inbox(
-        state.clone(),
-        plan.inbox.clone(),
-        plan.containers,
-    ))
-    .detach();
+    glommio::spawn_local(serve_inbox(state.clone(), plan.inbox.clone())).detach();
     let accepting = Notify::default();
     let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
     let _ = events.send(CoreEvent::Ready {
@@ -272,17 +267,11 @@ async fn drive(
 }
 
 /// Serves requests other cores forward for containers this core owns.
-async fn serve_inbox(
-    state: Rc<RefCell<CoreState>>,
-    inbox: flume::Receiver<Forwarded>,
-    containers: NonZeroU32,
-) {
+async fn serve_inbox(state: Rc<RefCell<CoreState>>, inbox: flume::Receiver<Forwarded>) {
     while let Ok(forwarded) = inbox.recv_async().await {
         let state = state.clone();
         glommio::spawn_local(async move {
-            let segment = forwarded.request.segment().unwrap_or_default().to_string();
-            let container = spate_wire::container_for(&segment, containers);
-            let reply = serve_local(&state, container, forwarded.request).await;
+            let reply = serve_local(&state, forwarded.container, forwarded.request).await;
             let _ = forwarded.reply.send_async(reply).await;
         })
         .detach();
