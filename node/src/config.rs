@@ -11,8 +11,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// `spate-node`: the Spate storage node.
-#[derive(Debug, clap::Parser)]
+///
+/// The same struct reads the `--config` TOML file (same names, snake_case):
+/// one list of settings for both sources.
+#[derive(Debug, Default, clap::Parser, Deserialize)]
 #[command(name = "spate-node", version, about)]
+#[serde(default, deny_unknown_fields)]
 pub struct Args {
     /// Directory holding segment state (created and initialised if empty).
     #[arg(long)]
@@ -48,22 +52,8 @@ pub struct Args {
     pub spin_us: Option<u64>,
     /// A TOML file with any of the settings above (same names, snake_case).
     #[arg(long)]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
-}
-
-/// The same settings, read from a TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    data_dir: Option<PathBuf>,
-    journal_dir: Option<PathBuf>,
-    listen: Option<SocketAddr>,
-    cores: Option<usize>,
-    containers: Option<u32>,
-    cache_mib: Option<u64>,
-    journal_file_mib: Option<u64>,
-    journal_files: Option<u32>,
-    spin_us: Option<u64>,
 }
 
 /// Resolved, checked settings.
@@ -110,7 +100,7 @@ impl Settings {
     pub fn resolve(args: Args) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
-            None => FileSettings::default(),
+            None => Args::default(),
         };
         let data_dir = args
             .data_dir
@@ -213,7 +203,7 @@ fn default_listen() -> SocketAddr {
         .expect("the default listen address parses")
 }
 
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+fn read_file(path: &Path) -> Result<Args, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
         path: path.to_path_buf(),
         source,
