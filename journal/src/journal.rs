@@ -27,6 +27,9 @@ use crate::writer::batch::{Batch, Position};
 use crate::writer::files::{FileTable, LiveFile};
 use crate::writer::inflight::{InFlight, InFlightWrite};
 
+/// Size of the writes that zero the unacknowledged end of the last file.
+const ZERO_CHUNK_BYTES: u64 = 8 << 20;
+
 /// Tokens with this bit set are file preparations; the low bits name the slot.
 const PREPARE_TOKEN: u64 = 1 << 63;
 
@@ -91,7 +94,11 @@ impl<S: Storage> Journal<S> {
         if start + crate::BLOCK as u64 > self.config.file_bytes {
             return Ok(());
         }
-        let chunk = u64::from(self.config.max_write_bytes);
+        // Start-up only, and every chunk is a synced write: big chunks keep
+        // the count of syncs small (16 for a 128 MiB file).
+        let chunk = u64::from(self.config.max_write_bytes)
+            .max(ZERO_CHUNK_BYTES)
+            .min(self.config.file_bytes - start);
         let mut zeros = AlignedBuf::new(chunk as usize);
         let mut offset = start;
         while offset < self.config.file_bytes {
