@@ -83,7 +83,10 @@ impl Node {
         let mut child = self.child.take().expect("running");
         child.kill().expect("kill");
         child.wait().expect("reaped");
-        Self::start_in(self.dir.clone(), self.cores_flag, self.listen.clone())
+        // The directory moves to the new node: this one, dropped on return,
+        // must not delete it from under the restarted process.
+        let dir = std::mem::take(&mut self.dir);
+        Self::start_in(dir, self.cores_flag, self.listen.clone())
     }
 
     /// Stops the node with SIGTERM and returns its exit status.
@@ -101,7 +104,9 @@ impl Drop for Node {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
