@@ -21,6 +21,7 @@ use crate::error::{AppendError, FailedOp, JournalFailure, OpenError};
 use crate::format::Lsn;
 use crate::format::file_header::FileHeader;
 use crate::format::record::{RecordIdentity, RecordKind, record_footprint};
+use crate::readback::RecordLocation;
 use crate::recovery::{Layout, Recovered, recover};
 use crate::storage::{Completion, Op, Slot, Storage};
 use crate::writer::batch::{Batch, Position};
@@ -56,9 +57,11 @@ pub struct Journal<S: Storage> {
     /// Checkpoints appended but not yet durable, in LSN order.
     pending_checkpoints: std::collections::VecDeque<Lsn>,
     last_checkpoint: Option<Lsn>,
-    /// The newest checkpoint named by a durable file header: recovery starts
-    /// at or after it, so files wholly before it may be recycled.
-    header_checkpoint: Lsn,
+    /// The newest retain LSN named by a durable file header: recovery starts
+    /// at the file holding it, so files wholly before it may be recycled.
+    header_retain: Lsn,
+    /// The caller's release floor: records below it are not needed. New file
+    /// headers name it as their retain LSN.
     released: Lsn,
     buffers: Vec<AlignedBuf>,
     completions: Vec<Completion>,
@@ -159,8 +162,8 @@ impl<S: Storage> Journal<S> {
             durable_lsn: recovered.next_lsn,
             pending_checkpoints: Default::default(),
             last_checkpoint: recovered.checkpoint,
-            header_checkpoint: layout.header_checkpoint,
-            released: 0,
+            header_retain: layout.header_retain,
+            released: layout.header_retain,
             buffers: Vec::new(),
             completions: Vec::new(),
             failure: None,
@@ -218,6 +221,17 @@ impl<S: Storage> Journal<S> {
     /// Queues a record and returns its LSN. It is durable once
     /// [`durable_lsn`](Self::durable_lsn) is past that LSN.
     pub fn append(&mut self, kind: RecordKind, payload: &[u8]) -> Result<Lsn, AppendError> {
+        self.append_located(kind, payload).map(|at| at.lsn)
+    }
+
+    /// Like [`append`](Self::append), and also says where the record will
+    /// lie, so a caller may drop the bytes and read them back later (see
+    /// [`crate::readback`]) for as long as it has not released them.
+    pub fn append_located(
+        &mut self,
+        kind: RecordKind,
+        payload: &[u8],
+    ) -> Result<RecordLocation, AppendError> {
         if let Some(failure) = &self.failure {
             return Err(AppendError::Stopped(failure.clone()));
         }
@@ -241,12 +255,32 @@ impl<S: Storage> Journal<S> {
             file_seq: batch.position.file_seq,
             durable_lsn: self.durable_lsn,
         };
+        let location = RecordLocation {
+            lsn,
+            file_seq: batch.position.file_seq,
+            offset: batch.next_record_offset(),
+        };
         batch.push(id, payload);
         self.next_lsn += 1;
         if kind == RecordKind::Checkpoint {
             self.pending_checkpoints.push_back(lsn);
         }
-        Ok(lsn)
+        Ok(location)
+    }
+
+    /// The slot holding file `file_seq`, while that file is live (written,
+    /// or holding records not yet released).
+    pub fn slot_of(&self, file_seq: u64) -> Option<Slot> {
+        self.files.slot_of(file_seq)
+    }
+
+    /// Files that hold no live records (prepared, waiting for preparation,
+    /// or not created yet). A caller that keeps records unreleased must stop
+    /// appending data while a few remain: its checkpoint, and the new file
+    /// whose header names the raised release floor, need room too. A full
+    /// journal frees nothing (recycling waits for such a header).
+    pub fn unused_files(&self) -> usize {
+        self.files.unused()
     }
 
     /// Appends a checkpoint record: recovery hands back records from the last
@@ -367,10 +401,10 @@ impl<S: Storage> Journal<S> {
     }
 
     fn recycle(&mut self) {
-        // Recovery starts at the file holding the checkpoint a durable header
+        // Recovery starts at the file holding the retain LSN a durable header
         // names, so only files before that one may be overwritten.
         self.files
-            .recycle_below(self.released.min(self.header_checkpoint));
+            .recycle_below(self.released.min(self.header_retain));
     }
 
     fn check_failure(&self) -> Result<(), JournalFailure> {
@@ -417,14 +451,17 @@ impl<S: Storage> Journal<S> {
             journal_id: self.config.journal_id,
             file_seq,
             start_lsn,
-            checkpoint_lsn: self.last_checkpoint.unwrap_or(0),
+            // Not the last checkpoint: the caller may still read records
+            // between its release floor and that checkpoint back (see
+            // `readback`), so recovery must keep those files.
+            retain_lsn: self.released,
         };
         let mut buf = self.take_buffer(crate::BLOCK);
         buf.spare_all()[..crate::BLOCK].fill(0);
         header.encode(buf.spare_all());
         buf.set_len(crate::BLOCK);
         self.header_in_flight = true;
-        self.submit_write(slot, 0, buf, None, Some(header.checkpoint_lsn));
+        self.submit_write(slot, 0, buf, None, Some(header.retain_lsn));
     }
 
     fn submit_front(&mut self, slot: Slot) {
@@ -446,7 +483,7 @@ impl<S: Storage> Journal<S> {
         offset: u64,
         buf: AlignedBuf,
         end_lsn: Option<Lsn>,
-        header_checkpoint: Option<Lsn>,
+        header_retain: Option<Lsn>,
     ) {
         let token = self.next_token;
         self.next_token += 1;
@@ -457,7 +494,7 @@ impl<S: Storage> Journal<S> {
             offset,
             len,
             end_lsn,
-            header_checkpoint,
+            header_retain,
             done: false,
         });
         self.storage
@@ -521,9 +558,9 @@ impl<S: Storage> Journal<S> {
                 assert!(end_lsn > self.durable_lsn, "acknowledgements move forward");
                 self.durable_lsn = end_lsn;
             }
-            if let Some(checkpoint) = write.header_checkpoint {
+            if let Some(checkpoint) = write.header_retain {
                 self.header_in_flight = false;
-                self.header_checkpoint = self.header_checkpoint.max(checkpoint);
+                self.header_retain = self.header_retain.max(checkpoint);
             }
         }
         while let Some(&lsn) = self

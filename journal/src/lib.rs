@@ -17,6 +17,7 @@ pub mod direct;
 pub mod error;
 pub mod format;
 mod journal;
+pub mod readback;
 pub mod recovery;
 pub mod sim;
 pub mod storage;
@@ -30,5 +31,6 @@ pub use error::{
 pub use format::Lsn;
 pub use format::record::RecordKind;
 pub use journal::Journal;
+pub use readback::{ReadBackError, RecordLocation};
 pub use recovery::{Recovered, RecoveredRecord, TornTail};
 pub use storage::{Completion, Op, Slot, SlotInfo, Storage};

@@ -298,3 +298,27 @@ fn bad_settings_are_refused() {
         Err(OpenError::Config(_))
     ));
 }
+
+#[test]
+fn files_holding_unreleased_records_stay_used_until_a_release() {
+    let (mut journal, _) = open(SimDisk::new(9, Faults::default()));
+    assert_eq!(journal.unused_files(), 4, "no file is started before the first append");
+    while journal.unused_files() > 1 {
+        match journal.append(RecordKind::Data, &[7; 3000]) {
+            Ok(_) | Err(AppendError::Busy) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+        journal.poll(false).expect("poll");
+    }
+    let checkpoint = journal.checkpoint(b"c").expect("checkpoint");
+    journal.flush().expect("flush");
+    journal.release(checkpoint);
+    // The files before the checkpoint are recycled once a new file's header
+    // names the raised floor.
+    while journal.unused_files() < 2 {
+        journal
+            .append(RecordKind::Data, &[8; 3000])
+            .expect("room after the release");
+        journal.flush().expect("flush");
+    }
+}

@@ -8,7 +8,7 @@
 //! | 16..24 | journal_id     | the journal this file belongs to                  |
 //! | 24..32 | file_seq       | increases by one for every file the journal starts |
 //! | 32..40 | start_lsn      | LSN of the first record in this file              |
-//! | 40..48 | checkpoint_lsn | last durable checkpoint when the file started, 0 if none |
+//! | 40..48 | retain_lsn     | the release floor when the file started: recovery starts at the file holding it, 0 for the first file |
 //! | 48..52 | crc            | CRC32C of bytes 0..48                             |
 //!
 //! The rest of the block is zero. The header is written together with the first
@@ -25,9 +25,9 @@ pub struct FileHeader {
     pub journal_id: u64,
     pub file_seq: u64,
     pub start_lsn: Lsn,
-    /// Where recovery may start: a checkpoint record that was durable when this
-    /// file was started. 0 means no checkpoint yet.
-    pub checkpoint_lsn: Lsn,
+    /// Where recovery starts: the caller's release floor when this file was
+    /// started (never past a durable checkpoint). 0 means the first file.
+    pub retain_lsn: Lsn,
 }
 
 /// Why a block is not a valid header of this journal.
@@ -48,7 +48,7 @@ impl FileHeader {
         dst[16..24].copy_from_slice(&self.journal_id.to_le_bytes());
         dst[24..32].copy_from_slice(&self.file_seq.to_le_bytes());
         dst[32..40].copy_from_slice(&self.start_lsn.to_le_bytes());
-        dst[40..48].copy_from_slice(&self.checkpoint_lsn.to_le_bytes());
+        dst[40..48].copy_from_slice(&self.retain_lsn.to_le_bytes());
         let crc = crc32c::crc32c(&dst[..48]);
         dst[48..52].copy_from_slice(&crc.to_le_bytes());
     }
@@ -71,7 +71,7 @@ impl FileHeader {
             journal_id: le_u64(bytes, 16),
             file_seq: le_u64(bytes, 24),
             start_lsn: le_u64(bytes, 32),
-            checkpoint_lsn: le_u64(bytes, 40),
+            retain_lsn: le_u64(bytes, 40),
         })
     }
 }
@@ -86,7 +86,7 @@ mod tests {
             journal_id: 9,
             file_seq: 4,
             start_lsn: 100,
-            checkpoint_lsn: 90,
+            retain_lsn: 90,
         };
         let mut block = vec![0u8; 4096];
         header.encode(&mut block);
@@ -103,7 +103,7 @@ mod tests {
             journal_id: 1,
             file_seq: 2,
             start_lsn: 3,
-            checkpoint_lsn: 0,
+            retain_lsn: 0,
         };
         let mut block = vec![0u8; 64];
         header.encode(&mut block);

@@ -2,8 +2,9 @@
 //!
 //! 1. Read every file header. Files of this journal form a chain ordered by
 //!    file sequence; a file without a valid header is free.
-//! 2. Start at the file holding the newest checkpoint any header names (files
-//!    before it were released and may be recycled).
+//! 2. Start at the file holding the newest retain LSN any header names (files
+//!    before it were released and may be recycled). The retain LSN is the
+//!    caller's release floor, never past a durable checkpoint.
 //! 3. Scan each file of the chain; each must start at the LSN where the
 //!    previous one ended. A torn tail is cut; damage that a later record proves
 //!    was acknowledged is an error (see [`scan`]).
@@ -18,6 +19,7 @@ use crate::error::{CorruptionReport, RecoveryError};
 use crate::format::Lsn;
 use crate::format::file_header::{FileHeader, HeaderDefect};
 use crate::format::record::RecordKind;
+use crate::readback::RecordLocation;
 use crate::storage::{Slot, SlotInfo, Storage};
 use scan::{ScanEnd, ScanParams, scan_file};
 
@@ -27,6 +29,8 @@ pub struct RecoveredRecord {
     pub lsn: Lsn,
     pub kind: RecordKind,
     pub payload: Vec<u8>,
+    /// Where it lies, to read it back later (see [`crate::readback`]).
+    pub location: RecordLocation,
 }
 
 /// Where recovery cut off a torn tail.
@@ -73,7 +77,7 @@ pub(crate) struct Layout {
     /// Where the records of the last file of the chain end.
     pub tail_offset: u64,
     /// The newest checkpoint a durable file header names.
-    pub header_checkpoint: Lsn,
+    pub header_retain: Lsn,
 }
 
 struct HeaderedFile {
@@ -100,12 +104,8 @@ pub(crate) fn recover<S: Storage>(
             pair[0].info.slot, pair[1].info.slot, pair[0].header.file_seq
         )));
     }
-    let header_checkpoint = files
-        .iter()
-        .map(|f| f.header.checkpoint_lsn)
-        .max()
-        .unwrap_or(0);
-    let start = chain_start(&files, header_checkpoint)?;
+    let header_retain = files.iter().map(|f| f.header.retain_lsn).max().unwrap_or(0);
+    let start = chain_start(&files, header_retain)?;
     free.extend(files.drain(..start).map(|f| f.info));
     let chain_seq = files.last().map_or(0, |f| f.header.file_seq);
     let mut image = AlignedBuf::new(config.file_bytes as usize);
@@ -127,7 +127,7 @@ pub(crate) fn recover<S: Storage>(
             free,
             max_file_seq,
             tail_offset,
-            header_checkpoint,
+            header_retain,
         },
     ))
 }
@@ -176,17 +176,17 @@ fn read_headers<S: Storage>(
     Ok((files, free, headerless))
 }
 
-/// Index of the file holding the newest checkpoint named by any header.
-fn chain_start(files: &[HeaderedFile], checkpoint: Lsn) -> Result<usize, RecoveryError> {
-    if checkpoint == 0 {
+/// Index of the file holding the newest retain LSN named by any header.
+fn chain_start(files: &[HeaderedFile], retain: Lsn) -> Result<usize, RecoveryError> {
+    if retain == 0 {
         return Ok(0);
     }
     files
         .iter()
-        .rposition(|f| f.header.start_lsn <= checkpoint)
+        .rposition(|f| f.header.start_lsn <= retain)
         .ok_or_else(|| {
             RecoveryError::Inconsistent(format!(
-                "file headers name checkpoint LSN {checkpoint}, but no file holds it"
+                "file headers name retain LSN {retain}, but no file holds it"
             ))
         })
 }
@@ -228,6 +228,11 @@ fn walk_chain<S: Storage>(
                 lsn: record.lsn,
                 kind: record.kind,
                 payload,
+                location: RecordLocation {
+                    lsn: record.lsn,
+                    file_seq: header.file_seq,
+                    offset: record.offset,
+                },
             });
         }
         tail_offset = note_end(&mut recovered, file, scan.end)?;

@@ -98,6 +98,11 @@ impl Batch {
         self.end_lsn += 1;
     }
 
+    /// The file offset the next pushed record starts at.
+    pub fn next_record_offset(&self) -> u64 {
+        self.position.offset + self.len as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.end_lsn == self.first_lsn
     }

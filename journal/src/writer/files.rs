@@ -117,6 +117,19 @@ impl FileTable {
         Some(slot)
     }
 
+    /// The slot of live file `file_seq`.
+    pub fn slot_of(&self, file_seq: u64) -> Option<Slot> {
+        self.live
+            .iter()
+            .find(|f| f.file_seq == file_seq)
+            .map(|f| f.slot)
+    }
+
+    /// Slots not holding live records, counting those not created yet.
+    pub fn unused(&self) -> usize {
+        (self.max_files as usize).saturating_sub(self.live.len())
+    }
+
     /// The slot of the file being written.
     pub fn active_slot(&self, file_seq: u64) -> Slot {
         let active = self.live.back().expect("a file is being written");

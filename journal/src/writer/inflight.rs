@@ -17,7 +17,7 @@ pub(crate) struct InFlightWrite {
     /// The LSN after the last record written; `None` for a file header.
     pub end_lsn: Option<Lsn>,
     /// The checkpoint named by the file header this write carries, if any.
-    pub header_checkpoint: Option<Lsn>,
+    pub header_retain: Option<Lsn>,
     pub done: bool,
 }
 
