@@ -54,12 +54,12 @@ pub enum ReadBackError {
 
 /// Returns the payload of the record at `location` from `span`, the bytes
 /// read at `span_offset` of its file (see [`aligned_span`]).
-pub fn payload_at<'a>(
-    span: &'a [u8],
+pub fn payload_at(
+    span: &[u8],
     span_offset: u64,
     location: RecordLocation,
     max_payload: u32,
-) -> Result<&'a [u8], ReadBackError> {
+) -> Result<&[u8], ReadBackError> {
     let (file_seq, offset, lsn) = (location.file_seq, location.offset, location.lsn);
     let no_header = ReadBackError::NoHeader { file_seq, offset };
     let start = usize::try_from(offset.checked_sub(span_offset).ok_or(no_header.clone())?)

@@ -42,7 +42,7 @@ fn read_back(
 }
 
 fn append_all(journal: &mut Journal<SimDisk>, n: usize) -> Vec<RecordLocation> {
-    let at = (0..n)
+    (0..n)
         .map(|i| {
             let at = journal
                 .append_located(RecordKind::Data, &payload(i))
@@ -50,8 +50,7 @@ fn append_all(journal: &mut Journal<SimDisk>, n: usize) -> Vec<RecordLocation> {
             journal.flush().expect("flush");
             at
         })
-        .collect();
-    at
+        .collect()
 }
 
 #[test]
