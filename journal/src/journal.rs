@@ -268,6 +268,10 @@ impl<S: Storage> Journal<S> {
         Ok(location)
     }
 
+    pub fn config(&self) -> &JournalConfig {
+        &self.config
+    }
+
     /// The slot holding file `file_seq`, while that file is live (written,
     /// or holding records not yet released).
     pub fn slot_of(&self, file_seq: u64) -> Option<Slot> {

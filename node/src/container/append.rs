@@ -86,20 +86,21 @@ impl Container {
         self.refused.remove(&(segment.clone(), writer_id));
 
         let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
-        let events = events
-            .into_iter()
-            .skip(fresh_from)
+        let marks = fresh
+            .iter()
             .map(|e| Event {
                 event_number: e.event_number,
-                // Takes the payload's allocation: no copy.
-                payload: Bytes::from(e.payload),
+                // Bounded by MAX_EVENT_BYTES (check_shape).
+                len: e.payload.len() as u32,
             })
             .collect();
         let mutation = Mutation::Append {
             segment,
             writer_id,
             offset: length,
-            events,
+            events: marks,
+            data: concatenated(events, fresh_from),
+            source: None,
         };
         let ack = Appended {
             writer_id,
@@ -141,20 +142,33 @@ impl Container {
             return Err(error(StatusCode::InvalidArgument, message));
         }
         let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
-        let held = self.held_bytes();
+        let held = self.unevictable_bytes();
         let budget = self.limits.data_budget_bytes;
         if held + bytes > budget {
             let message = format!(
-                "container {} holds {held} bytes of segment data in memory and its budget is \
-                 {budget}; an append of {bytes} bytes does not fit. Data stays in memory until \
-                 the flusher moves it to chunk files; truncating or deleting segments frees it. \
-                 Retry later",
+                "container {} holds {held} bytes of segment data that are not durable in the \
+                 journal yet, and its memory budget is {budget}; an append of {bytes} bytes does \
+                 not fit. Retry once the journal has caught up",
                 self.id
             );
             return Err(error(StatusCode::Busy, message));
         }
         Ok(())
     }
+}
+
+/// The payloads of `events[from..]` as one buffer. A single event keeps its
+/// allocation (no copy): the common case of a writer that is not batching.
+fn concatenated(events: Vec<BatchEvent>, from: usize) -> Bytes {
+    let mut fresh = events.into_iter().skip(from);
+    let Some(first) = fresh.next() else {
+        return Bytes::new();
+    };
+    let mut data = first.payload;
+    for event in fresh {
+        data.extend_from_slice(&event.payload);
+    }
+    Bytes::from(data)
 }
 
 /// A refusal the client retries (as opposed to one it must not resend).

@@ -1,26 +1,96 @@
-//! A segment's bytes in memory: reference-counted chunks, one per appended
-//! event, addressed by segment offset.
+//! A segment's bytes: one chunk per append, in memory or read back from the
+//! journal, addressed by segment offset.
 //!
-//! Chunks are `Bytes`, so an append keeps the payload's allocation (no copy),
-//! the live and durable views of a container share every chunk, and a merge
-//! moves chunks from one segment to another without touching data. A read
-//! copies only the range it returns.
+//! A chunk is the data of one append record. While resident its bytes are a
+//! `Bytes` (the payloads as received, no copy on a single-event append);
+//! once durable it also knows where its record lies in the journal, and may
+//! then be evicted: the bytes are dropped and a read of that range becomes a
+//! [`Piece::Journal`] that the runtime reads back from the journal file. A
+//! merge moves chunks from one segment to another without touching data.
+//!
+//! The live view of a container keeps lengths only ([`Chunks::lengths_only`]):
+//! it validates requests and never serves reads, and holding bytes there would
+//! pin memory that eviction from the durable view must be able to free.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use spate_journal::RecordLocation;
+
+/// Where a chunk's bytes lie in the journal: the tail of the payload of the
+/// append record at `location`, whose payload is `payload_len` bytes long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalData {
+    pub location: RecordLocation,
+    pub payload_len: u32,
+}
+
+/// A part of a read: bytes at hand, or a range to read back from a journal
+/// record's payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Memory(Bytes),
+    Journal {
+        at: JournalData,
+        /// Offset of the range in the record's payload.
+        start: u32,
+        len: u32,
+    },
+}
+
+impl Piece {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::Memory(bytes) => bytes.len() as u64,
+            Piece::Journal { len, .. } => u64::from(*len),
+        }
+    }
+}
 
 /// One contiguous piece of a segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Chunk {
     /// Segment offset of the first byte.
     offset: u64,
-    bytes: Bytes,
+    len: u64,
+    resident: Option<Bytes>,
+    source: Option<JournalData>,
 }
 
 impl Chunk {
     fn end(&self) -> u64 {
-        self.offset + self.bytes.len() as u64
+        self.offset + self.len
+    }
+
+    fn resident_len(&self) -> u64 {
+        self.resident.as_ref().map_or(0, |b| b.len() as u64)
+    }
+
+    fn evictable_len(&self) -> u64 {
+        if self.source.is_some() {
+            self.resident_len()
+        } else {
+            0
+        }
+    }
+}
+
+/// Memory a change gave back: all resident bytes, and those of them that
+/// were evictable (they had a journal source).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Freed {
+    pub resident: u64,
+    pub evictable: u64,
+}
+
+impl Freed {
+    fn add(&mut self, chunk: &Chunk) {
+        self.resident += chunk.resident_len();
+        self.evictable += chunk.evictable_len();
     }
 }
 
@@ -29,17 +99,25 @@ impl Chunk {
 /// Invariants: chunks are non-empty, contiguous and in offset order; the last
 /// ends at `length`; the first starts at or below `start_offset` (a chunk is
 /// dropped only when wholly below the start, so a partly truncated chunk
-/// keeps its head until the start moves past it).
+/// keeps its head until the start moves past it); a chunk without a source
+/// is resident. In a lengths-only view there are no chunks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Chunks {
     start_offset: u64,
     length: u64,
     chunks: VecDeque<Chunk>,
-    /// Sum of the chunks' sizes: the memory this segment holds.
-    held_bytes: u64,
+    lengths_only: bool,
 }
 
 impl Chunks {
+    /// A view that tracks offsets and lengths but holds no data.
+    pub(crate) fn lengths_only() -> Self {
+        Self {
+            lengths_only: true,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn start_offset(&self) -> u64 {
         self.start_offset
     }
@@ -48,28 +126,31 @@ impl Chunks {
         self.length
     }
 
-    pub(crate) fn held_bytes(&self) -> u64 {
-        self.held_bytes
-    }
-
-    /// Appends `bytes` at the end. Empty payloads change nothing (an empty
-    /// chunk would break the "non-empty" invariant and hold nothing).
-    pub(crate) fn push(&mut self, bytes: Bytes) {
-        if bytes.is_empty() {
-            return;
-        }
+    /// Appends `bytes` at the end; returns the resident bytes added. Empty
+    /// payloads change nothing (an empty chunk would break the "non-empty"
+    /// invariant and hold nothing).
+    pub(crate) fn push(&mut self, bytes: Bytes, source: Option<JournalData>) -> u64 {
         let len = bytes.len() as u64;
-        self.chunks.push_back(Chunk {
-            offset: self.length,
-            bytes,
-        });
+        if len == 0 {
+            return 0;
+        }
+        let offset = self.length;
         self.length += len;
-        self.held_bytes += len;
+        if self.lengths_only {
+            return 0;
+        }
+        self.chunks.push_back(Chunk {
+            offset,
+            len,
+            resident: Some(bytes),
+            source,
+        });
+        len
     }
 
     /// Raises the start offset to `start` and drops every chunk wholly below
-    /// it. Returns the bytes freed.
-    pub(crate) fn truncate(&mut self, start: u64) -> u64 {
+    /// it.
+    pub(crate) fn truncate(&mut self, start: u64) -> Freed {
         assert!(
             self.start_offset < start && start <= self.length,
             "truncate to {start} outside ({}, {}]",
@@ -77,15 +158,21 @@ impl Chunks {
             self.length
         );
         self.start_offset = start;
-        let mut freed = 0;
+        let mut freed = Freed::default();
         while let Some(front) = self.chunks.front()
             && front.end() <= start
         {
-            freed += front.bytes.len() as u64;
+            freed.add(front);
             self.chunks.pop_front();
         }
-        self.held_bytes -= freed;
         freed
+    }
+
+    /// Everything this segment holds, for a delete.
+    pub(crate) fn held(&self) -> Freed {
+        let mut held = Freed::default();
+        self.chunks.iter().for_each(|c| held.add(c));
+        held
     }
 
     /// Appends all of `source` (which must start at offset 0) at the end,
@@ -93,19 +180,42 @@ impl Chunks {
     pub(crate) fn append_all(&mut self, source: Chunks) {
         assert_eq!(source.start_offset, 0, "merging a truncated segment");
         let base = self.length;
-        for chunk in source.chunks {
-            self.chunks.push_back(Chunk {
-                offset: base + chunk.offset,
-                bytes: chunk.bytes,
-            });
+        for mut chunk in source.chunks {
+            chunk.offset += base;
+            self.chunks.push_back(chunk);
         }
         self.length += source.length;
-        self.held_bytes += source.held_bytes;
     }
 
-    /// Copies up to `max` bytes starting at `offset`, across chunk
+    /// Drops the bytes of the chunk starting at `offset` if it is resident
+    /// and can be read back from the journal. Returns the bytes freed.
+    pub(crate) fn evict(&mut self, offset: u64) -> u64 {
+        let at = self.chunks.partition_point(|c| c.offset < offset);
+        match self.chunks.get_mut(at) {
+            Some(chunk) if chunk.offset == offset && chunk.source.is_some() => {
+                chunk.resident.take().map_or(0, |b| b.len() as u64)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Evicts evictable chunks, oldest first, until `bytes` are freed or
+    /// none is left. Returns the bytes freed.
+    pub(crate) fn evict_up_to(&mut self, bytes: u64) -> u64 {
+        let mut freed = 0;
+        for chunk in self.chunks.iter_mut().filter(|c| c.source.is_some()) {
+            if freed >= bytes {
+                break;
+            }
+            freed += chunk.resident.take().map_or(0, |b| b.len() as u64);
+        }
+        freed
+    }
+
+    /// The pieces holding up to `max` bytes from `offset`, across chunk
     /// boundaries. `offset` must lie in `[start_offset, length]`.
-    pub(crate) fn read(&self, offset: u64, max: u64) -> Vec<u8> {
+    pub(crate) fn read(&self, offset: u64, max: u64) -> Vec<Piece> {
+        assert!(!self.lengths_only, "reads come from a view with data");
         assert!(
             self.start_offset <= offset && offset <= self.length,
             "read at {offset} outside [{}, {}]",
@@ -113,19 +223,50 @@ impl Chunks {
             self.length
         );
         let end = offset + max.min(self.length - offset);
-        let mut out = Vec::with_capacity((end - offset) as usize);
+        let mut pieces = Vec::new();
         let first = self.chunks.partition_point(|c| c.end() <= offset);
         for chunk in self.chunks.range(first..) {
             if chunk.offset >= end {
                 break;
             }
-            let from = (offset.max(chunk.offset) - chunk.offset) as usize;
-            let to = (end.min(chunk.end()) - chunk.offset) as usize;
-            out.extend_from_slice(&chunk.bytes[from..to]);
+            let from = offset.max(chunk.offset) - chunk.offset;
+            let to = end.min(chunk.end()) - chunk.offset;
+            pieces.push(piece_of(chunk, from, to));
         }
-        assert_eq!(out.len() as u64, end - offset, "chunks not contiguous");
-        out
+        let total: u64 = pieces.iter().map(Piece::len).sum();
+        assert_eq!(total, end - offset, "chunks not contiguous");
+        pieces
     }
+}
+
+/// Bytes `from..to` of `chunk`.
+fn piece_of(chunk: &Chunk, from: u64, to: u64) -> Piece {
+    match (&chunk.resident, chunk.source) {
+        (Some(bytes), _) => Piece::Memory(bytes.slice(from as usize..to as usize)),
+        (None, Some(at)) => {
+            // The chunk's data is the tail of the record's payload.
+            let data_start = u64::from(at.payload_len) - chunk.len;
+            Piece::Journal {
+                at,
+                start: (data_start + from) as u32,
+                len: (to - from) as u32,
+            }
+        }
+        (None, None) => unreachable!("a chunk without a source is never evicted"),
+    }
+}
+
+/// The bytes of resident pieces, concatenated (for tests and for reads that
+/// need no journal).
+pub(crate) fn resident_bytes(pieces: &[Piece]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Memory(bytes) => out.extend_from_slice(bytes),
+            Piece::Journal { .. } => return None,
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -135,31 +276,47 @@ mod tests {
     fn chunks(pieces: &[&'static [u8]]) -> Chunks {
         let mut c = Chunks::default();
         for piece in pieces {
-            c.push(Bytes::from_static(piece));
+            c.push(Bytes::from_static(piece), None);
         }
         c
+    }
+
+    fn read(c: &Chunks, offset: u64, max: u64) -> Vec<u8> {
+        resident_bytes(&c.read(offset, max)).expect("all resident")
+    }
+
+    fn source(lsn: u64, payload_len: u32) -> Option<JournalData> {
+        let location = RecordLocation {
+            lsn,
+            file_seq: 1,
+            offset: 4096,
+        };
+        Some(JournalData {
+            location,
+            payload_len,
+        })
     }
 
     #[test]
     fn reads_cross_chunk_boundaries_and_stop_at_max() {
         let c = chunks(&[b"abc", b"", b"de", b"fghi"]);
         assert_eq!(c.length(), 9);
-        assert_eq!(c.read(0, 100), b"abcdefghi");
-        assert_eq!(c.read(2, 4), b"cdef");
-        assert_eq!(c.read(5, 1), b"f");
-        assert_eq!(c.read(9, 10), b"");
+        assert_eq!(read(&c, 0, 100), b"abcdefghi");
+        assert_eq!(read(&c, 2, 4), b"cdef");
+        assert_eq!(read(&c, 5, 1), b"f");
+        assert_eq!(read(&c, 9, 10), b"");
     }
 
     #[test]
     fn truncate_drops_only_whole_chunks_below_the_start() {
         let mut c = chunks(&[b"abc", b"de", b"fghi"]);
-        assert_eq!(c.truncate(4), 3);
-        assert_eq!(c.held_bytes(), 6);
-        assert_eq!(c.read(4, 10), b"efghi");
-        assert_eq!(c.truncate(5), 2);
-        assert_eq!(c.truncate(9), 4);
-        assert_eq!(c.held_bytes(), 0);
-        assert_eq!(c.read(9, 1), b"");
+        assert_eq!(c.truncate(4).resident, 3);
+        assert_eq!(c.held().resident, 6);
+        assert_eq!(read(&c, 4, 10), b"efghi");
+        assert_eq!(c.truncate(5).resident, 2);
+        assert_eq!(c.truncate(9).resident, 4);
+        assert_eq!(c.held().resident, 0);
+        assert_eq!(read(&c, 9, 1), b"");
     }
 
     #[test]
@@ -167,7 +324,59 @@ mod tests {
         let mut target = chunks(&[b"ab"]);
         target.append_all(chunks(&[b"cd", b"e"]));
         assert_eq!(target.length(), 5);
-        assert_eq!(target.held_bytes(), 5);
-        assert_eq!(target.read(1, 10), b"bcde");
+        assert_eq!(target.held().resident, 5);
+        assert_eq!(read(&target, 1, 10), b"bcde");
+    }
+
+    #[test]
+    fn evicted_chunks_read_as_ranges_of_their_records_payload_tail() {
+        let mut c = Chunks::default();
+        c.push(Bytes::from_static(b"abc"), source(1, 50));
+        c.push(Bytes::from_static(b"defg"), source(2, 60));
+        c.push(Bytes::from_static(b"hi"), None);
+        assert_eq!(
+            c.held(),
+            Freed {
+                resident: 9,
+                evictable: 7
+            }
+        );
+        assert_eq!(c.evict(3), 4);
+        assert_eq!(c.evict(3), 0, "already evicted");
+        assert_eq!(c.evict(7), 0, "no source: stays resident");
+        assert_eq!(c.evict(1), 0, "not a chunk start");
+        assert_eq!(
+            c.held(),
+            Freed {
+                resident: 5,
+                evictable: 3
+            }
+        );
+        let pieces = c.read(1, 7);
+        assert_eq!(
+            pieces,
+            vec![
+                Piece::Memory(Bytes::from_static(b"bc")),
+                Piece::Journal {
+                    at: source(2, 60).expect("some"),
+                    start: 56,
+                    len: 4
+                },
+                Piece::Memory(Bytes::from_static(b"h")),
+            ]
+        );
+        assert_eq!(resident_bytes(&pieces), None);
+    }
+
+    #[test]
+    fn a_lengths_only_view_tracks_offsets_and_holds_nothing() {
+        let mut c = Chunks::lengths_only();
+        assert_eq!(c.push(Bytes::from_static(b"abc"), None), 0);
+        c.truncate(2);
+        let mut other = Chunks::lengths_only();
+        other.push(Bytes::from_static(b"de"), None);
+        c.append_all(other);
+        assert_eq!((c.start_offset(), c.length()), (2, 5));
+        assert_eq!(c.held(), Freed::default());
     }
 }

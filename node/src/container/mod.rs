@@ -16,10 +16,19 @@
 //!   and queries (`GetInfo`, `GetAttribute`, `GetWriterState`) see only this,
 //!   so no client ever observes a byte or a value that a crash could undo.
 //!
-//! Data chunks are `Bytes` shared by both views, so the second view costs
-//! metadata only. Replay applies each record to both views; since the durable
-//! view is the fold of `apply` over durable records, replay reproduces it
-//! exactly (`tests/replay.rs` checks this on random workloads).
+//! Only the durable view holds data; the live view tracks lengths, so it
+//! costs metadata only. Replay applies each record to both views; since the
+//! durable view is the fold of `apply` over durable records, replay
+//! reproduces it exactly (`tests/replay.rs` checks this on random workloads).
+//!
+//! # The read cache
+//!
+//! The durable view's data is the core's read cache. Once the runtime says
+//! where an append's record lies in the journal ([`Container::journaled`],
+//! or the location recovery reports), its chunk can be evicted: over
+//! `data_budget_bytes`, the oldest durable chunks drop their bytes, and a
+//! read of them becomes [`ReadOutcome::Load`], a plan the runtime completes
+//! by reading the journal back.
 //!
 //! # Replies and durability
 //!
@@ -66,9 +75,9 @@
 //!
 //! # Limits (each refusal says why)
 //!
-//! - data held in memory over `data_budget_bytes`: `Error { Busy }` (retry;
-//!   memory is freed by truncate and delete once durable, and later by the
-//!   flusher);
+//! - data that cannot be evicted (not durable yet, or with no journal
+//!   location) over `data_budget_bytes`: `Error { Busy }` (retry; it becomes
+//!   evictable as the journal catches up);
 //! - segments over `max_segments`: `Error { Busy }`;
 //! - a new attribute key or writer id over its per-segment bound:
 //!   `Error { InvalidArgument }` with advice `GiveUp` (retrying cannot help);
@@ -89,17 +98,19 @@ mod types;
 
 use std::collections::VecDeque;
 
+pub use chunks::{JournalData, Piece};
 pub use record::{
     MAX_APPEND_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_VERSION, ReplayError, record_container,
 };
 pub use state::ApplyError;
 pub use types::{
     ContainerId, ContainerLimits, ContainerStats, Execution, MIN_MAX_RECORD_BYTES, MutationSeq,
-    ReadOutcome,
+    ReadOutcome, ReadPlan,
 };
 
 use mutation::Mutation;
 use record::Record;
+use spate_journal::RecordLocation;
 use spate_wire::Reply;
 use state::State;
 
@@ -113,9 +124,12 @@ pub struct Container {
     durable: State,
     /// Mutations applied to `live` but not yet to `durable`, in seq order.
     pending: VecDeque<Pending>,
-    /// Bytes that pending mutations dropped from `live` but `durable` still
-    /// holds: memory that is freed only when those mutations are durable.
-    pending_freed: u64,
+    /// Data of the pending appends: in memory, and not evictable yet.
+    pending_bytes: u64,
+    /// Durable chunks that may be resident and evictable, oldest first, as
+    /// (segment, chunk offset). Entries of chunks since truncated, deleted or
+    /// merged away are skipped when they reach the front.
+    eviction_queue: VecDeque<(String, u64)>,
     last_seq: MutationSeq,
     durable_seq: MutationSeq,
     /// Per (segment, writer): the first event refused for lack of memory.
@@ -129,7 +143,6 @@ pub struct Container {
 struct Pending {
     seq: MutationSeq,
     mutation: Mutation,
-    freed: u64,
 }
 
 impl Container {
@@ -144,10 +157,11 @@ impl Container {
         Container {
             id,
             limits,
-            live: State::default(),
+            live: State::lengths_only(),
             durable: State::default(),
             pending: VecDeque::new(),
-            pending_freed: 0,
+            pending_bytes: 0,
+            eviction_queue: VecDeque::new(),
             last_seq: 0,
             durable_seq: 0,
             refused: std::collections::HashMap::new(),
@@ -183,18 +197,44 @@ impl Container {
         let mut woken = Vec::new();
         for pending in self.pending.drain(..done) {
             apply_or_panic(&mut self.durable, &pending.mutation, pending.seq);
-            self.pending_freed -= pending.freed;
+            self.pending_bytes -= appended_bytes(&pending.mutation);
+            queue_for_eviction(&mut self.eviction_queue, &pending.mutation);
             pending.mutation.wakes(&mut woken);
         }
         self.durable_seq = self.durable_seq.max(seq);
+        self.evict_over_budget();
         woken.sort_unstable();
         woken.dedup();
         woken
     }
 
+    /// Says where the record of mutation `seq` lies in the journal, so its
+    /// data can be evicted once durable and read back. Call it before
+    /// [`mark_durable`](Self::mark_durable) covers `seq`; `payload_len` is
+    /// the length of the record as returned by `execute`.
+    pub fn journaled(&mut self, seq: MutationSeq, location: RecordLocation, payload_len: u32) {
+        let at = self.pending.partition_point(|p| p.seq < seq);
+        let pending = self
+            .pending
+            .get_mut(at)
+            .filter(|p| p.seq == seq)
+            .expect("journaled() for a pending mutation");
+        if let Mutation::Append { source, .. } = &mut pending.mutation {
+            *source = Some(JournalData {
+                location,
+                payload_len,
+            });
+        }
+    }
+
     /// Applies one journal record during recovery. Records must come in
     /// journal order, before any live request; what they build is durable.
-    pub fn replay(&mut self, record: &[u8]) -> Result<(), ReplayError> {
+    /// `location` is where the record lies, if it can be read back there.
+    pub fn replay(
+        &mut self,
+        record: &[u8],
+        location: Option<RecordLocation>,
+    ) -> Result<(), ReplayError> {
         assert!(
             self.pending.is_empty(),
             "replay into a container with live mutations pending"
@@ -202,8 +242,16 @@ impl Container {
         let Record {
             container,
             seq,
-            mutation,
+            mut mutation,
         } = record::decode(record)?;
+        if let (Mutation::Append { source, .. }, Some(location)) = (&mut mutation, location) {
+            let payload_len =
+                u32::try_from(record.len()).map_err(|_| ReplayError::TooLong(record.len()))?;
+            *source = Some(JournalData {
+                location,
+                payload_len,
+            });
+        }
         if container != self.id {
             return Err(ReplayError::WrongContainer {
                 expected: self.id,
@@ -221,15 +269,36 @@ impl Container {
             .map_err(|source| ReplayError::Inconsistent { seq, source })?;
         // The views were equal (nothing pending), so this cannot fail.
         apply_or_panic(&mut self.live, &mutation, seq);
+        queue_for_eviction(&mut self.eviction_queue, &mutation);
         self.last_seq = seq;
         self.durable_seq = seq;
+        self.evict_over_budget();
         Ok(())
     }
 
-    /// Memory held by segment data: the live view's chunks, plus chunks that
-    /// only the durable view still holds.
+    /// Memory held by segment data: the durable view's resident chunks and
+    /// the data of pending appends.
     fn held_bytes(&self) -> u64 {
-        self.live.data_bytes() + self.pending_freed
+        self.durable.data_bytes() + self.pending_bytes
+    }
+
+    /// Memory held by data that cannot be evicted now.
+    fn unevictable_bytes(&self) -> u64 {
+        self.held_bytes() - self.durable.evictable_bytes()
+    }
+
+    /// Evicts the oldest evictable chunks while the data held is over budget.
+    fn evict_over_budget(&mut self) {
+        while self.held_bytes() > self.limits.data_budget_bytes {
+            let Some((segment, offset)) = self.eviction_queue.pop_front() else {
+                // Merged chunks left the queue with their source segment:
+                // find them the slow way.
+                let excess = self.held_bytes() - self.limits.data_budget_bytes;
+                self.durable.evict_any(excess);
+                return;
+            };
+            self.durable.evict(&segment, offset);
+        }
     }
 
     /// Numbers `mutation`, applies it to the live view and queues it until
@@ -237,13 +306,9 @@ impl Container {
     fn journal(&mut self, mutation: Mutation, reply: impl Into<Reply>) -> Execution {
         let seq = self.last_seq + 1;
         let record = record::encode(self.id, seq, &mutation);
-        let freed = apply_or_panic(&mut self.live, &mutation, seq);
-        self.pending_freed += freed;
-        self.pending.push_back(Pending {
-            seq,
-            mutation,
-            freed,
-        });
+        apply_or_panic(&mut self.live, &mutation, seq);
+        self.pending_bytes += appended_bytes(&mutation);
+        self.pending.push_back(Pending { seq, mutation });
         self.last_seq = seq;
         Execution::Journal {
             record,
@@ -277,9 +342,31 @@ impl Container {
 
 /// Applies a mutation that is known to fit: validated against the live
 /// view, or already applied to an identical view. Failure is a bug.
-fn apply_or_panic(state: &mut State, mutation: &Mutation, seq: MutationSeq) -> u64 {
-    match state.apply(mutation, seq) {
-        Ok(freed) => freed,
-        Err(error) => panic!("mutation {seq} does not fit a view it was validated for: {error}"),
+fn apply_or_panic(state: &mut State, mutation: &Mutation, seq: MutationSeq) {
+    if let Err(error) = state.apply(mutation, seq) {
+        panic!("mutation {seq} does not fit a view it was validated for: {error}")
+    }
+}
+
+/// The data bytes an append brings into memory (0 for other mutations).
+fn appended_bytes(mutation: &Mutation) -> u64 {
+    match mutation {
+        Mutation::Append { data, .. } => data.len() as u64,
+        _ => 0,
+    }
+}
+
+/// Queues the chunk a durable append added, if it could be evicted.
+fn queue_for_eviction(queue: &mut VecDeque<(String, u64)>, mutation: &Mutation) {
+    if let Mutation::Append {
+        segment,
+        offset,
+        data,
+        source: Some(_),
+        ..
+    } = mutation
+        && !data.is_empty()
+    {
+        queue.push_back((segment.clone(), *offset));
     }
 }

@@ -9,11 +9,14 @@
 
 use bytes::Bytes;
 
-/// One event of an [`Mutation::Append`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+use super::chunks::JournalData;
+
+/// One event of an [`Mutation::Append`]: its number and the length of its
+/// payload in the append's `data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Event {
     pub event_number: i64,
-    pub payload: Bytes,
+    pub len: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,12 +26,16 @@ pub(crate) enum Mutation {
         created_ms: u64,
     },
     /// Events of one writer, in order, starting at segment offset `offset`
-    /// (the segment's length before the append).
+    /// (the segment's length before the append). `data` is their payloads,
+    /// concatenated; `source` says where the record carrying them lies in
+    /// the journal, once known (it is not part of the record).
     Append {
         segment: String,
         writer_id: u128,
         offset: u64,
         events: Vec<Event>,
+        data: Bytes,
+        source: Option<JournalData>,
     },
     /// `length` is the segment's length, which sealing makes final.
     Seal {

@@ -2,8 +2,9 @@
 
 use spate_wire::{NoSuchSegment, ReadData, Reply, SegmentIsTruncated, StatusCode};
 
+use super::chunks::{Piece, resident_bytes};
 use super::replies::error;
-use super::{Container, ReadOutcome};
+use super::{Container, ReadOutcome, ReadPlan};
 
 impl Container {
     /// Reads up to `max_bytes` of durable data of `segment` from `offset`.
@@ -40,14 +41,23 @@ impl Container {
             let message = format!("read {segment} at {offset}: beyond its length {length}");
             return ReadOutcome::Reply(error(StatusCode::OffsetOutOfRange, message));
         }
-        let data = current.data.read(offset, u64::from(max_bytes));
-        let end_of_segment = sealed && offset + data.len() as u64 == length;
-        ReadOutcome::Reply(Reply::from(ReadData {
-            offset,
-            data,
-            end_of_segment,
-            length,
-        }))
+        let pieces = current.data.read(offset, u64::from(max_bytes));
+        let read: u64 = pieces.iter().map(Piece::len).sum();
+        let end_of_segment = sealed && offset + read == length;
+        match resident_bytes(&pieces) {
+            Some(data) => ReadOutcome::Reply(Reply::from(ReadData {
+                offset,
+                data,
+                end_of_segment,
+                length,
+            })),
+            None => ReadOutcome::Load(ReadPlan {
+                offset,
+                pieces,
+                end_of_segment,
+                length,
+            }),
+        }
     }
 
     /// The segment's length in the live view, or 0 if it is being removed.

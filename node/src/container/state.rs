@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use thiserror::Error;
 
-use super::chunks::Chunks;
+use super::chunks::{Chunks, Freed};
 use super::mutation::{Event, Mutation};
 use super::types::MutationSeq;
 
@@ -80,8 +80,12 @@ pub enum ApplyError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct State {
     segments: HashMap<String, Segment>,
-    /// Sum of the segments' held bytes.
+    /// Sum of the segments' resident bytes.
     data_bytes: u64,
+    /// The part of `data_bytes` that could be evicted (it has a journal source).
+    evictable_bytes: u64,
+    /// Segments track lengths but hold no data (the live view).
+    lengths_only: bool,
 }
 
 impl State {
@@ -93,31 +97,92 @@ impl State {
         self.segments.len()
     }
 
+    /// A view whose segments track offsets and lengths but hold no data.
+    pub(crate) fn lengths_only() -> Self {
+        Self {
+            lengths_only: true,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn data_bytes(&self) -> u64 {
         self.data_bytes
     }
 
-    /// Applies `mutation`, numbered `seq`. Returns the bytes of data it freed
-    /// (truncated or deleted chunks). On error nothing changed.
+    pub(crate) fn evictable_bytes(&self) -> u64 {
+        self.evictable_bytes
+    }
+
+    /// Drops from memory the bytes of the chunk of `name` at `offset`, if it
+    /// is resident and can be read back from the journal. Returns the bytes
+    /// freed (0 if the segment or chunk is gone or not evictable).
+    pub(crate) fn evict(&mut self, name: &str, offset: u64) -> u64 {
+        let Some(segment) = self.segments.get_mut(name) else {
+            return 0;
+        };
+        let freed = segment.data.evict(offset);
+        self.data_bytes -= freed;
+        self.evictable_bytes -= freed;
+        freed
+    }
+
+    /// Evicts evictable chunks of any segment until `bytes` are freed or
+    /// none is left. Slow (it walks every chunk); for what the eviction
+    /// queue does not name.
+    pub(crate) fn evict_any(&mut self, bytes: u64) -> u64 {
+        let mut freed = 0;
+        for segment in self.segments.values_mut() {
+            if freed >= bytes {
+                break;
+            }
+            freed += segment.data.evict_up_to(bytes - freed);
+        }
+        self.data_bytes -= freed;
+        self.evictable_bytes -= freed;
+        freed
+    }
+
+    /// Applies `mutation`, numbered `seq`. On error nothing changed.
     pub(crate) fn apply(
         &mut self,
         mutation: &Mutation,
         seq: MutationSeq,
-    ) -> Result<u64, ApplyError> {
+    ) -> Result<(), ApplyError> {
         let freed = match mutation {
             Mutation::Create {
                 segment,
                 created_ms,
-            } => self.create(segment, *created_ms, seq).map(|()| 0)?,
+            } => self
+                .create(segment, *created_ms, seq)
+                .map(|()| Freed::default())?,
             Mutation::Append {
                 segment,
                 writer_id,
                 offset,
                 events,
-            } => self
-                .append(segment, *writer_id, *offset, events, seq)
-                .map(|()| 0)?,
-            Mutation::Seal { segment, length } => self.seal(segment, *length, seq).map(|()| 0)?,
+                data,
+                source,
+            } => {
+                let payloads: u64 = events.iter().map(|e| u64::from(e.len)).sum();
+                assert_eq!(
+                    payloads,
+                    data.len() as u64,
+                    "an append's data is its events' payloads"
+                );
+                self.append(segment, *writer_id, *offset, events, seq)?;
+                let held = match self.segments.get_mut(segment.as_str()) {
+                    Some(s) => s.data.push(data.clone(), *source),
+                    None => unreachable!("append checked the segment exists"),
+                };
+                self.data_bytes += held;
+                if source.is_some() {
+                    self.evictable_bytes += held;
+                }
+                Freed::default()
+            }
+            Mutation::Seal { segment, length } => self
+                .seal(segment, *length, seq)
+                .map(|()| Freed::default())?,
             Mutation::Truncate {
                 segment,
                 start_offset,
@@ -129,24 +194,32 @@ impl State {
                 source_length,
             } => self
                 .merge(target, source, *target_offset, *source_length, seq)
-                .map(|()| 0)?,
+                .map(|()| Freed::default())?,
             Mutation::Delete { segment } => self.delete(segment)?,
             Mutation::SetAttribute {
                 segment,
                 key,
                 value,
-            } => self.set_attribute(segment, *key, *value, seq).map(|()| 0)?,
+            } => self
+                .set_attribute(segment, *key, *value, seq)
+                .map(|()| Freed::default())?,
         };
-        self.data_bytes -= freed;
-        Ok(freed)
+        self.data_bytes -= freed.resident;
+        self.evictable_bytes -= freed.evictable;
+        Ok(())
     }
 
     fn create(&mut self, name: &str, created_ms: u64, seq: MutationSeq) -> Result<(), ApplyError> {
         match self.segments.entry(name.to_owned()) {
             Entry::Occupied(_) => Err(ApplyError::SegmentExists(name.to_owned())),
             Entry::Vacant(slot) => {
+                let data = if self.lengths_only {
+                    Chunks::lengths_only()
+                } else {
+                    Chunks::default()
+                };
                 slot.insert(Segment {
-                    data: Chunks::default(),
+                    data,
                     sealed: false,
                     created_ms,
                     attributes: HashMap::new(),
@@ -169,10 +242,6 @@ impl State {
         let segment = writable(&mut self.segments, name)?;
         check_length(name, offset, segment.data.length())?;
         let last = check_event_numbers(name, writer_id, segment.writers.get(&writer_id), events)?;
-        for event in events {
-            self.data_bytes += event.payload.len() as u64;
-            segment.data.push(event.payload.clone());
-        }
         segment.writers.insert(writer_id, last);
         segment.last_seq = seq;
         Ok(())
@@ -191,7 +260,7 @@ impl State {
         name: &str,
         start_offset: u64,
         seq: MutationSeq,
-    ) -> Result<u64, ApplyError> {
+    ) -> Result<Freed, ApplyError> {
         let segment = existing(&mut self.segments, name)?;
         let (current, length) = (segment.data.start_offset(), segment.data.length());
         if start_offset <= current || start_offset > length {
@@ -241,9 +310,9 @@ impl State {
         Ok(())
     }
 
-    fn delete(&mut self, name: &str) -> Result<u64, ApplyError> {
+    fn delete(&mut self, name: &str) -> Result<Freed, ApplyError> {
         match self.segments.remove(name) {
-            Some(segment) => Ok(segment.data.held_bytes()),
+            Some(segment) => Ok(segment.data.held()),
             None => Err(ApplyError::NoSuchSegment(name.to_owned())),
         }
     }

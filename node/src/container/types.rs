@@ -21,9 +21,10 @@ pub const MIN_MAX_RECORD_BYTES: usize = MAX_EVENT_BYTES + MAX_APPEND_OVERHEAD_BY
 /// reply when a request would cross it, never into unbounded memory.
 #[derive(Clone, Debug)]
 pub struct ContainerLimits {
-    /// Segment data held in memory, in bytes (payload bytes of every chunk,
-    /// including chunks that pending truncates or deletes will free). Data
-    /// stays in memory until the flusher moves it to chunk files.
+    /// Segment data held in memory (the read cache), in bytes. Durable data
+    /// over it is evicted, oldest first, and read back from the journal on
+    /// demand; data not durable yet cannot be evicted, and an append that
+    /// would put more of it than this in memory is refused as busy.
     pub data_budget_bytes: u64,
     /// Segments in the container.
     pub max_segments: usize,
@@ -94,8 +95,21 @@ pub enum ReadOutcome {
     /// Send this: `ReadData`, `NoSuchSegment`, `SegmentIsTruncated` or an
     /// `Error { OffsetOutOfRange }`.
     Reply(Reply),
+    /// Some of the bytes were evicted from memory: read the journal pieces
+    /// back, then reply with `ReadData` built from the plan.
+    Load(ReadPlan),
     /// The offset is at (or, for data still pending, just past) the durable
     /// tail of an unsealed segment: wait until `mark_durable` names the
     /// segment, or the request's wait runs out, then read again.
     AtTail,
+}
+
+/// A read whose data is partly in the journal: the reply once the
+/// [`Piece::Journal`](super::chunks::Piece) pieces are read back, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub offset: u64,
+    pub pieces: Vec<super::chunks::Piece>,
+    pub end_of_segment: bool,
+    pub length: u64,
 }

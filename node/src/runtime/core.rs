@@ -12,7 +12,7 @@ use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
 use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
 use super::notify::Notify;
-use super::storage::GlommioStorage;
+use super::storage::{GlommioStorage, JournalReader};
 use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
 
 /// Readers that may wait at the tail of segments of one core.
@@ -39,6 +39,7 @@ pub struct CoreState {
     pub index: usize,
     containers: BTreeMap<ContainerId, Container>,
     journal: Journal<GlommioStorage>,
+    reader: JournalReader,
     /// Applied to a container, not yet accepted by the (busy) journal, in order.
     unjournaled: VecDeque<(Vec<u8>, Pending)>,
     /// In the journal, waiting to be durable, in LSN order.
@@ -57,13 +58,15 @@ impl CoreState {
     pub fn new(
         index: usize,
         containers: BTreeMap<ContainerId, Container>,
-        journal: Journal<GlommioStorage>,
+        mut journal: Journal<GlommioStorage>,
         driver: Notify,
         unjournaled_limit: usize,
     ) -> Self {
+        let reader = journal.storage_mut().reader();
         Self {
             index,
             containers,
+            reader,
             journal,
             unjournaled: VecDeque::new(),
             waiting: VecDeque::new(),
@@ -139,6 +142,21 @@ impl CoreState {
         target.read(segment, offset, max_bytes)
     }
 
+    /// The slot of journal file `file_seq`, while it holds live records.
+    pub fn journal_slot(&self, file_seq: u64) -> Option<spate_journal::Slot> {
+        self.journal.slot_of(file_seq)
+    }
+
+    /// The journal's largest record payload.
+    pub fn max_record_bytes(&self) -> u32 {
+        self.journal.config().max_record_bytes
+    }
+
+    /// Reads journal files back (for data evicted from the read cache).
+    pub fn journal_reader(&self) -> JournalReader {
+        self.reader.clone()
+    }
+
     /// Registers a reader waiting for `segment` to grow; `None` when too many wait.
     pub fn wait_for_tail(&mut self, segment: &str) -> Option<flume::Receiver<()>> {
         if self.tail_waiters >= MAX_TAIL_WAITERS {
@@ -169,10 +187,16 @@ impl CoreState {
     /// Hands queued records to the journal, in order, while it takes them.
     fn feed_journal(&mut self) {
         while let Some((record, _)) = self.unjournaled.front() {
-            match self.journal.append(RecordKind::Data, record) {
-                Ok(lsn) => {
-                    let (_, pending) = self.unjournaled.pop_front().expect("front exists");
-                    self.waiting.push_back((lsn, pending));
+            match self.journal.append_located(RecordKind::Data, record) {
+                Ok(location) => {
+                    let (record, pending) = self.unjournaled.pop_front().expect("front exists");
+                    // Bounded by the journal's record limit, a u32.
+                    let payload_len = record.len() as u32;
+                    self.containers
+                        .get_mut(&pending.container)
+                        .expect("container of a mutation")
+                        .journaled(pending.seq, location, payload_len);
+                    self.waiting.push_back((location.lsn, pending));
                 }
                 Err(AppendError::Busy) => return,
                 Err(AppendError::TooLarge { len, max }) => {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use spate_wire::{ErrorReply, Reply, Request, StatusCode};
 
 use super::core::{CoreState, Started};
+use super::readback;
 use crate::container::{ContainerId, ReadOutcome};
 
 /// A request handed to the core that owns its segment.
@@ -95,6 +96,10 @@ async fn serve_read(
         let ReadOutcome::AtTail = outcome else {
             return match outcome {
                 ReadOutcome::Reply(reply) => reply,
+                ReadOutcome::Load(plan) => {
+                    let max_record = state.borrow().max_record_bytes();
+                    readback::load(state, plan, max_record).await
+                }
                 ReadOutcome::AtTail => unreachable!("handled above"),
             };
         };
@@ -131,6 +136,13 @@ fn empty_read(
         .read(container, &read.segment, read.offset, 0)
     {
         ReadOutcome::Reply(reply) => reply,
+        // A zero-byte read needs no data: only the length matters.
+        ReadOutcome::Load(plan) => Reply::ReadData(spate_wire::ReadData {
+            offset: plan.offset,
+            data: Vec::new(),
+            end_of_segment: plan.end_of_segment,
+            length: plan.length,
+        }),
         ReadOutcome::AtTail => Reply::ReadData(spate_wire::ReadData {
             offset: read.offset,
             data: Vec::new(),

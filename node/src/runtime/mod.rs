@@ -11,6 +11,7 @@
 mod core;
 mod dispatch;
 mod notify;
+mod readback;
 mod server;
 mod signals;
 mod startup;

@@ -221,7 +221,7 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
             )
         })?;
         container
-            .replay(&record.payload)
+            .replay(&record.payload, Some(record.location))
             .map_err(|e| format!("replaying LSN {}: {e}", record.lsn))?;
     }
     if let Some(torn) = &recovered.torn_tail {

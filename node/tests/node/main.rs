@@ -371,3 +371,53 @@ fn readers_that_stop_waiting_do_not_use_up_the_tail_waiter_limit() {
         );
     }
 }
+
+/// Reads `segment` from 0 to `len`, in as many reads as it takes.
+fn read_everything(conn: &mut Conn, segment: &str, len: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        let chunk = read_data(conn, segment, data.len() as u64);
+        assert!(
+            !chunk.data.is_empty(),
+            "{segment}: no data at {}",
+            data.len()
+        );
+        data.extend_from_slice(&chunk.data);
+    }
+    data
+}
+
+#[test]
+fn data_beyond_the_read_cache_is_read_back_from_the_journal() {
+    // 16 MiB of cache over the containers of one core; 40 MiB written.
+    let node = Node::start_with_cache("cache", 1, 16);
+    let mut conn = Conn::open(node.cores[0]);
+    let segments = ["s/cache/a", "s/cache/b"];
+    let mut expected = vec![Vec::new(), Vec::new()];
+    for segment in segments {
+        create(&mut conn, segment);
+    }
+    for event in 0..80i64 {
+        for (i, segment) in segments.iter().enumerate() {
+            let payload: Vec<u8> = (0..256 << 10)
+                .map(|b: usize| (b as u8) ^ (event as u8) ^ (i as u8 * 17))
+                .collect();
+            let reply = append(&mut conn, segment, 1, event, &payload);
+            assert!(matches!(reply, Reply::Appended(_)), "{reply:?}");
+            expected[i].extend_from_slice(&payload);
+        }
+    }
+    for (segment, bytes) in segments.iter().zip(&expected) {
+        let data = read_everything(&mut conn, segment, bytes.len());
+        assert!(
+            data == *bytes,
+            "{segment}: read back from cache and journal"
+        );
+    }
+    let node = node.kill_and_restart();
+    let mut conn = Conn::open(node.cores[0]);
+    for (segment, bytes) in segments.iter().zip(&expected) {
+        let data = read_everything(&mut conn, segment, bytes.len());
+        assert!(data == *bytes, "{segment}: read back after a restart");
+    }
+}

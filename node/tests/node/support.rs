@@ -18,6 +18,7 @@ pub struct Node {
     pub cores: Vec<SocketAddr>,
     cores_flag: usize,
     listen: String,
+    cache_mib: u32,
 }
 
 impl Node {
@@ -33,10 +34,19 @@ impl Node {
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, listen.to_string())
+        Self::start_in(dir, cores, listen.to_string(), 64)
     }
 
-    fn start_in(dir: PathBuf, cores: usize, listen: String) -> Self {
+    /// Starts a node with a read cache of `cache_mib` MiB (16 at least).
+    pub fn start_with_cache(name: &str, cores: usize, cache_mib: u32) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test directory");
+        Self::start_in(dir, cores, "127.0.0.1:0".to_string(), cache_mib)
+    }
+
+    fn start_in(dir: PathBuf, cores: usize, listen: String, cache_mib: u32) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spate-node"))
             .args([
                 "--data-dir",
@@ -48,7 +58,7 @@ impl Node {
                 "--cores",
                 &cores.to_string(),
                 "--cache-mib",
-                "64",
+                &cache_mib.to_string(),
                 "--journal-file-mib",
                 "32",
             ])
@@ -74,6 +84,7 @@ impl Node {
             cores: addrs,
             cores_flag: cores,
             listen,
+            cache_mib,
         }
     }
 
@@ -86,7 +97,7 @@ impl Node {
         // The directory moves to the new node: this one, dropped on return,
         // must not delete it from under the restarted process.
         let dir = std::mem::take(&mut self.dir);
-        Self::start_in(dir, self.cores_flag, self.listen.clone())
+        Self::start_in(dir, self.cores_flag, self.listen.clone(), self.cache_mib)
     }
 
     /// Stops the node with SIGTERM and returns its exit status.

@@ -33,6 +33,8 @@ pub enum ReplayError {
     EventTooLarge(u32),
     #[error("{0} bytes follow the end of the record")]
     TrailingBytes(usize),
+    #[error("record of {0} bytes is longer than any journal record")]
+    TooLong(usize),
     #[error("record of container {found} replayed into container {expected}")]
     WrongContainer {
         expected: ContainerId,
@@ -127,25 +129,24 @@ fn read_append(r: &mut Reader<'_>) -> Result<Mutation, ReplayError> {
     // Never reserve more than the bytes present could hold: the count is
     // checked against the limit, but a short record must not allocate for it.
     let mut events = Vec::with_capacity((count as usize).min(r.remaining() / EVENT_HEADER_BYTES));
+    let mut data_len = 0usize;
     for _ in 0..count {
         let event_number = r.i64()?;
         let len = r.u32()?;
         if len as usize > MAX_EVENT_BYTES {
             return Err(ReplayError::EventTooLarge(len));
         }
-        // One chunk per event, as on the live path, so that a replayed
-        // segment holds the same chunks and frees the same memory.
-        let payload = Bytes::copy_from_slice(r.take(len as usize)?);
-        events.push(Event {
-            event_number,
-            payload,
-        });
+        data_len += len as usize;
+        events.push(Event { event_number, len });
     }
+    let data = Bytes::copy_from_slice(r.take(data_len)?);
     Ok(Mutation::Append {
         segment,
         writer_id,
         offset,
         events,
+        data,
+        source: None,
     })
 }
 

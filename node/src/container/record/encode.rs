@@ -24,6 +24,8 @@ pub(crate) fn encode(container: ContainerId, seq: MutationSeq, mutation: &Mutati
             writer_id,
             offset,
             events,
+            data,
+            source: _,
         } => {
             out.push(kind::APPEND);
             put_name(&mut out, segment);
@@ -32,9 +34,11 @@ pub(crate) fn encode(container: ContainerId, seq: MutationSeq, mutation: &Mutati
             out.extend_from_slice(&count_u32(events.len()).to_le_bytes());
             for event in events {
                 out.extend_from_slice(&event.event_number.to_le_bytes());
-                out.extend_from_slice(&count_u32(event.payload.len()).to_le_bytes());
-                out.extend_from_slice(&event.payload);
+                out.extend_from_slice(&event.len.to_le_bytes());
             }
+            // The payloads last and together: the segment's bytes are then
+            // one contiguous range of the record, read back in one piece.
+            out.extend_from_slice(data);
         }
         Mutation::Seal { segment, length } => {
             out.push(kind::SEAL);
@@ -96,7 +100,7 @@ fn encoded_len(mutation: &Mutation) -> usize {
     let body = match mutation {
         Mutation::Append {
             segment, events, ..
-        } => return append_record_len(segment.len(), events.iter().map(|e| e.payload.len())),
+        } => return append_record_len(segment.len(), events.iter().map(|e| e.len as usize)),
         Mutation::Create { segment, .. }
         | Mutation::Seal { segment, .. }
         | Mutation::Truncate { segment, .. } => name(segment) + 8,

@@ -1,4 +1,4 @@
-//! The journal record of a container mutation (format version 1).
+//! The journal record of a container mutation (format version 2).
 //!
 //! One record per mutation. The journal frames and checksums records, so a
 //! record carries neither its length nor a CRC. Records are still input on
@@ -9,7 +9,7 @@
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
-//! | 0  | 1 | format version, `1` |
+//! | 0  | 1 | format version, `2` |
 //! | 1  | 4 | container id (`u32`) |
 //! | 5  | 8 | mutation seq (`u64`): 1 for the container's first, then +1 each |
 //! | 13 | 1 | kind |
@@ -20,7 +20,7 @@
 //! | kind | mutation | body |
 //! |---:|---|---|
 //! | 1 | Create | `name`, `created_ms: u64` |
-//! | 2 | Append | `name`, `writer_id: u128`, `offset: u64`, `count: u32` (1..=`MAX_BATCH_EVENTS`), then `count` × (`event_number: i64`, `len: u32` (≤ `MAX_EVENT_BYTES`), `len` payload bytes) |
+//! | 2 | Append | `name`, `writer_id: u128`, `offset: u64`, `count: u32` (1..=`MAX_BATCH_EVENTS`), then `count` × (`event_number: i64`, `len: u32` (≤ `MAX_EVENT_BYTES`)), then the `count` payloads concatenated (the sum of the `len`s) |
 //! | 3 | Seal | `name`, `length: u64` |
 //! | 4 | Truncate | `name`, `start_offset: u64` |
 //! | 5 | Merge | `target` name, `source` name, `target_offset: u64`, `source_length: u64` |
@@ -34,6 +34,11 @@
 //! finds (an append lands at the segment's length, a merge moves a source of
 //! the recorded length), so a misordered or foreign record is an error, not a
 //! silently different state. `docs/node-records.md` has the same table.
+//!
+//! An append's payloads come last and together, so the segment bytes it
+//! adds are the tail of the record: the node may drop them from memory and
+//! read them back from the journal in one piece. (Version 1 interleaved
+//! them with the event headers; no release ever wrote it.)
 
 mod decode;
 mod encode;
@@ -43,7 +48,7 @@ pub use decode::{ReplayError, record_container};
 pub(crate) use encode::{append_record_len, encode};
 
 /// The format version this build writes and reads.
-pub const RECORD_VERSION: u8 = 1;
+pub const RECORD_VERSION: u8 = 2;
 
 /// Bytes of the header every record starts with.
 pub const RECORD_HEADER_BYTES: usize = 14;

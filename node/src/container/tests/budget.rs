@@ -25,7 +25,7 @@ fn assert_over_budget(reply: &Reply) {
         unreachable!()
     };
     assert_eq!(e.retry, RetryAdvice::Retry);
-    assert!(e.message.contains("flusher"), "{}", e.message);
+    assert!(e.message.contains("journal"), "{}", e.message);
 }
 
 #[test]

@@ -172,7 +172,7 @@ fn marking_an_unissued_seq_durable_is_a_bug() {
 fn replaying_into_a_container_with_pending_mutations_is_a_bug() {
     let mut c = container();
     journal(&mut c, create("s"));
-    let _ = c.replay(&[]);
+    let _ = c.replay(&[], None);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod appends;
 mod attributes;
 mod budget;
+mod cache;
 mod durability;
 mod merge;
 mod records;

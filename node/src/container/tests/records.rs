@@ -48,7 +48,7 @@ fn golden_records_pin_the_format() {
     let bytes = encode(7, 1, &create);
     #[rustfmt::skip]
     let want = [
-        1, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, // version, container, seq, kind
+        2, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, // version, container, seq, kind
         1, b's', 0x02, 0x01, 0, 0, 0, 0, 0, 0,      // name, created_ms
     ];
     assert_eq!(bytes, want);
@@ -56,18 +56,29 @@ fn golden_records_pin_the_format() {
         segment: "s".into(),
         writer_id: 5,
         offset: 3,
-        events: vec![Event {
-            event_number: 9,
-            payload: Bytes::from_static(b"hi"),
-        }],
+        events: vec![
+            Event {
+                event_number: 9,
+                len: 2,
+            },
+            Event {
+                event_number: 10,
+                len: 3,
+            },
+        ],
+        data: Bytes::from_static(b"hiyou"),
+        source: None,
     };
-    let mut want = vec![1, 7, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 1, b's'];
+    let mut want = vec![2, 7, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 1, b's'];
     want.extend_from_slice(&5u128.to_le_bytes());
     want.extend_from_slice(&3u64.to_le_bytes());
-    want.extend_from_slice(&1u32.to_le_bytes());
+    want.extend_from_slice(&2u32.to_le_bytes());
     want.extend_from_slice(&9i64.to_le_bytes());
     want.extend_from_slice(&2u32.to_le_bytes());
-    want.extend_from_slice(b"hi");
+    want.extend_from_slice(&10i64.to_le_bytes());
+    want.extend_from_slice(&3u32.to_le_bytes());
+    // The payloads follow the event headers, together.
+    want.extend_from_slice(b"hiyou");
     assert_eq!(encode(7, 2, &append), want);
 }
 
@@ -105,7 +116,9 @@ fn each_malformed_record_has_its_own_error() {
         decode(&good[..good.len() - 1]),
         Err(ReplayError::Truncated { .. })
     ));
-    assert_eq!(with(0, 2), Err(ReplayError::UnknownVersion(2)));
+    assert_eq!(with(0, 3), Err(ReplayError::UnknownVersion(3)));
+    // Version 1 (payloads interleaved with event headers) is not read.
+    assert_eq!(with(0, 1), Err(ReplayError::UnknownVersion(1)));
     assert_eq!(
         record_container(&[9, 0, 0, 0, 0]),
         Err(ReplayError::UnknownVersion(9))
@@ -123,7 +136,7 @@ fn each_malformed_record_has_its_own_error() {
     assert_eq!(decode(&long), Err(ReplayError::TrailingBytes(1)));
 
     let append = |count: u32, len: u32| {
-        let mut r = vec![1, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 1, b's'];
+        let mut r = vec![2, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 1, b's'];
         r.extend_from_slice(&[0; 24]);
         r.extend_from_slice(&count.to_le_bytes());
         r.extend_from_slice(&0i64.to_le_bytes());
@@ -149,14 +162,14 @@ fn replay_refuses_foreign_misordered_and_inconsistent_records() {
         expected: 8,
         found: 7,
     };
-    assert_eq!(other.replay(&records[0]), Err(wrong));
+    assert_eq!(other.replay(&records[0], None), Err(wrong));
 
     let mut c = container();
     let gap = ReplayError::SeqGap {
         expected: 1,
         found: 2,
     };
-    assert_eq!(c.replay(&records[1]), Err(gap));
+    assert_eq!(c.replay(&records[1], None), Err(gap));
 
     // Seq 1 appending to a segment that does not exist.
     let append = Mutation::Append {
@@ -165,14 +178,16 @@ fn replay_refuses_foreign_misordered_and_inconsistent_records() {
         offset: 0,
         events: vec![Event {
             event_number: 0,
-            payload: Bytes::from_static(b"x"),
+            len: 1,
         }],
+        data: Bytes::from_static(b"x"),
+        source: None,
     };
     let inconsistent = ReplayError::Inconsistent {
         seq: 1,
         source: ApplyError::NoSuchSegment("t".into()),
     };
-    assert_eq!(c.replay(&encode(7, 1, &append)), Err(inconsistent));
+    assert_eq!(c.replay(&encode(7, 1, &append), None), Err(inconsistent));
     assert_eq!(c.stats().last_seq, 0);
 }
 
@@ -192,7 +207,7 @@ fn random_bytes_never_panic() {
         }
         let _ = record_container(&bytes);
         let _ = decode(&bytes);
-        let _ = c.replay(&bytes);
+        let _ = c.replay(&bytes, None);
     }
 }
 
@@ -206,12 +221,12 @@ fn damaged_records_never_panic_and_failures_change_nothing() {
         let at = rng.random_range(0..records.len());
         let mut c = container();
         for record in &records[..at] {
-            c.replay(record)
+            c.replay(record, None)
                 .unwrap_or_else(|e| panic!("valid prefix: {e}"));
         }
         let damaged = damage(&mut rng, &records[at]);
         let (live, durable) = (c.live.clone(), c.durable.clone());
-        if c.replay(&damaged).is_err() {
+        if c.replay(&damaged, None).is_err() {
             assert!(
                 c.live == live && c.durable == durable,
                 "a failed replay changed state"
@@ -243,10 +258,11 @@ fn damage(rng: &mut SmallRng, record: &[u8]) -> Vec<u8> {
 fn decoding_a_record_yields_what_was_encoded() {
     let records = workload_records();
     let Record { mutation, .. } = decode(&records[3]).unwrap_or_else(|e| panic!("{e}"));
-    let Mutation::Append { events, .. } = mutation else {
+    let Mutation::Append { events, data, .. } = mutation else {
         panic!("record 3 is the batch")
     };
     let numbers: Vec<i64> = events.iter().map(|e| e.event_number).collect();
     assert_eq!(numbers, [0, 1, 2]);
-    assert_eq!(events[2].payload, Bytes::from_static(b"f"));
+    assert_eq!(events[2].len, 1);
+    assert!(data.ends_with(b"f"), "the payloads, in order");
 }

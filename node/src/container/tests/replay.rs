@@ -124,7 +124,7 @@ fn advance_durability(rng: &mut SmallRng, c: &mut Container) {
 fn replay(records: &[Vec<u8>]) -> Container {
     let mut c = Container::new(3, small_limits());
     for (i, record) in records.iter().enumerate() {
-        c.replay(record)
+        c.replay(record, None)
             .unwrap_or_else(|e| panic!("record {}: {e}", i + 1));
     }
     c
@@ -257,7 +257,9 @@ fn numbering_continues_after_replay() {
     }
     let mut second = container();
     for record in &records {
-        second.replay(record).unwrap_or_else(|e| panic!("{e}"));
+        second
+            .replay(record, None)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let stats = second.stats();
     assert_eq!(
@@ -274,7 +276,7 @@ fn numbering_continues_after_replay() {
     second.mark_durable(seq);
     let mut third = container();
     for record in &records {
-        third.replay(record).unwrap_or_else(|e| panic!("{e}"));
+        third.replay(record, None).unwrap_or_else(|e| panic!("{e}"));
     }
     assert_eq!(read_all(&mut third, "s").as_deref(), Some(&b"abc"[..]));
     assert!(third.durable == second.durable);
