@@ -175,8 +175,10 @@ impl Settings {
         if self.journal_file_bytes < 32 * MIB {
             return invalid("--journal-file-mib", "must be at least 32".into());
         }
-        if self.journal_files < 3 {
-            return invalid("--journal-files", "must be at least 3".into());
+        if self.journal_files < 4 {
+            // One being written, the spare, and the reserve that keeps
+            // truncates and deletes possible when data fills the rest.
+            return invalid("--journal-files", "must be at least 4".into());
         }
         if self.listen.port() != 0 && usize::from(self.listen.port()) + self.cores > 65_536 {
             return invalid(

@@ -115,6 +115,10 @@ status_codes! {
     StorageFailed = 305 => Retry,
     /// A bug in the node. Retried with a bound, it may succeed after recovery.
     Internal = 306 => Retry,
+    /// The owning core's journal has no room for more data: every file holds
+    /// data not yet released. Nothing acknowledged is affected; retry once
+    /// space is released.
+    StorageFull = 307 => Retry,
 }
 
 impl StatusCode {

@@ -18,6 +18,10 @@ use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutco
 /// Readers that may wait at the tail of segments of one core.
 const MAX_TAIL_WAITERS: usize = 16_384;
 
+/// Journal files that must stay unused for an append to be taken: the
+/// spare that a roll-over needs, plus one for the mutations that free space.
+const APPEND_RESERVE_FILES: usize = 2;
+
 pub type Ack = flume::Sender<Reply>;
 
 struct Pending {
@@ -94,6 +98,9 @@ impl CoreState {
         if let Some(reason) = &self.failure {
             return Started::Done(unavailable(reason));
         }
+        if let Some(full) = self.journal_full(&request) {
+            return Started::Done(full);
+        }
         let target = self
             .containers
             .get_mut(&container)
@@ -140,6 +147,40 @@ impl CoreState {
             .get(&container)
             .expect("the read was routed to the owning core");
         target.read(segment, offset, max_bytes)
+    }
+
+    /// The refusal of a mutation the journal has no room for. Appends stop
+    /// while one spare file remains, so that the small mutations that let
+    /// space be freed (truncate, delete, seal) still fit; they stop only at
+    /// the last file.
+    fn journal_full(&self, request: &spate_wire::Request) -> Option<Reply> {
+        use spate_wire::Request as R;
+        let reserve = match request {
+            R::Append(_) | R::AppendBatch(_) | R::ConditionalAppend(_) => APPEND_RESERVE_FILES,
+            R::CreateSegment(_)
+            | R::Seal(_)
+            | R::Truncate(_)
+            | R::Merge(_)
+            | R::Delete(_)
+            | R::UpdateAttribute(_) => 1,
+            _ => return None,
+        };
+        let unused = self.journal.unused_files();
+        if unused >= reserve {
+            return None;
+        }
+        let files = self.journal.config().max_files;
+        Some(Reply::Error(ErrorReply {
+            status: StatusCode::StorageFull.code(),
+            retry: RetryAdvice::Retry,
+            message: format!(
+                "core {}: all but {unused} of its {files} journal files hold data that is not \
+                 released yet; this node keeps segment data in its journal until it moves to \
+                 chunk files, so its capacity is the journal's size (--journal-files × \
+                 --journal-file-mib). Retry later, or restart with a larger journal",
+                self.index
+            ),
+        }))
     }
 
     /// The slot of journal file `file_seq`, while it holds live records.

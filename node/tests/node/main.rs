@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use spate_wire::*;
-use support::{Conn, Node};
+use support::{Conn, Node, Sizes};
 
 fn create(conn: &mut Conn, segment: &str) {
     let reply = conn.call(Request::CreateSegment(CreateSegment {
@@ -390,7 +390,11 @@ fn read_everything(conn: &mut Conn, segment: &str, len: usize) -> Vec<u8> {
 #[test]
 fn data_beyond_the_read_cache_is_read_back_from_the_journal() {
     // 16 MiB of cache over the containers of one core; 40 MiB written.
-    let node = Node::start_with_cache("cache", 1, 16);
+    let sizes = Sizes {
+        cache_mib: 16,
+        ..Sizes::default()
+    };
+    let node = Node::start_sized("cache", 1, sizes);
     let mut conn = Conn::open(node.cores[0]);
     let segments = ["s/cache/a", "s/cache/b"];
     let mut expected = vec![Vec::new(), Vec::new()];
@@ -420,4 +424,38 @@ fn data_beyond_the_read_cache_is_read_back_from_the_journal() {
         let data = read_everything(&mut conn, segment, bytes.len());
         assert!(data == *bytes, "{segment}: read back after a restart");
     }
+}
+
+#[test]
+fn a_full_journal_refuses_appends_with_a_retryable_error_and_keeps_serving() {
+    // Four 32 MiB journal files: appends stop once two hold data.
+    let sizes = Sizes {
+        cache_mib: 16,
+        journal_files: 4,
+    };
+    let node = Node::start_sized("full", 1, sizes);
+    let mut conn = Conn::open(node.cores[0]);
+    create(&mut conn, "s/full/a");
+    let payload = vec![7u8; 1 << 20];
+    let mut acknowledged = 0usize;
+    let refusal = loop {
+        assert!(acknowledged < 200, "four 32 MiB files never filled");
+        match append(&mut conn, "s/full/a", 1, acknowledged as i64, &payload) {
+            Reply::Appended(_) => acknowledged += 1,
+            Reply::Error(e) => break e,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(refusal.status, spate_wire::StatusCode::StorageFull.code());
+    assert_eq!(refusal.retry, spate_wire::RetryAdvice::Retry);
+    assert!(refusal.message.contains("journal"), "{}", refusal.message);
+    assert!(
+        acknowledged >= 32,
+        "at least a file's worth went in: {acknowledged}"
+    );
+    // Reads and small mutations still work; what was acknowledged is there.
+    let data = read_everything(&mut conn, "s/full/a", acknowledged << 20);
+    assert!(data.iter().all(|&b| b == 7));
+    create(&mut conn, "s/full/b");
+    assert!(node.terminate().success());
 }

@@ -18,7 +18,23 @@ pub struct Node {
     pub cores: Vec<SocketAddr>,
     cores_flag: usize,
     listen: String,
-    cache_mib: u32,
+    sizes: Sizes,
+}
+
+/// Memory and journal sizes a test node starts with.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub cache_mib: u32,
+    pub journal_files: u32,
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        Self {
+            cache_mib: 64,
+            journal_files: 64,
+        }
+    }
 }
 
 impl Node {
@@ -34,19 +50,19 @@ impl Node {
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, listen.to_string(), 64)
+        Self::start_in(dir, cores, listen.to_string(), Sizes::default())
     }
 
-    /// Starts a node with a read cache of `cache_mib` MiB (16 at least).
-    pub fn start_with_cache(name: &str, cores: usize, cache_mib: u32) -> Self {
+    /// Starts a node with these sizes (journal files are 32 MiB).
+    pub fn start_sized(name: &str, cores: usize, sizes: Sizes) -> Self {
         let dir =
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, "127.0.0.1:0".to_string(), cache_mib)
+        Self::start_in(dir, cores, "127.0.0.1:0".to_string(), sizes)
     }
 
-    fn start_in(dir: PathBuf, cores: usize, listen: String, cache_mib: u32) -> Self {
+    fn start_in(dir: PathBuf, cores: usize, listen: String, sizes: Sizes) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spate-node"))
             .args([
                 "--data-dir",
@@ -58,7 +74,9 @@ impl Node {
                 "--cores",
                 &cores.to_string(),
                 "--cache-mib",
-                &cache_mib.to_string(),
+                &sizes.cache_mib.to_string(),
+                "--journal-files",
+                &sizes.journal_files.to_string(),
                 "--journal-file-mib",
                 "32",
             ])
@@ -84,7 +102,7 @@ impl Node {
             cores: addrs,
             cores_flag: cores,
             listen,
-            cache_mib,
+            sizes,
         }
     }
 
@@ -97,7 +115,7 @@ impl Node {
         // The directory moves to the new node: this one, dropped on return,
         // must not delete it from under the restarted process.
         let dir = std::mem::take(&mut self.dir);
-        Self::start_in(dir, self.cores_flag, self.listen.clone(), self.cache_mib)
+        Self::start_in(dir, self.cores_flag, self.listen.clone(), self.sizes)
     }
 
     /// Stops the node with SIGTERM and returns its exit status.
