@@ -17,6 +17,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use spate_journal::RecordLocation;
 
+use super::snapshot::ChunkRef;
+
 /// Where a chunk's bytes lie in the journal: the tail of the payload of the
 /// append record at `location`, whose payload is `payload_len` bytes long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +199,66 @@ impl Chunks {
             }
             _ => 0,
         }
+    }
+
+    /// Every chunk by its journal source, for a checkpoint; `None` if a
+    /// chunk has none (its data exists only in memory).
+    pub(crate) fn refs(&self) -> Option<Vec<ChunkRef>> {
+        self.chunks
+            .iter()
+            .map(|c| {
+                c.source.map(|source| ChunkRef {
+                    offset: c.offset,
+                    len: c.len,
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// Rebuilds chunks from a checkpoint, all evicted (or none kept, for a
+    /// lengths-only view). Checks the invariants: the bytes are input.
+    pub(crate) fn from_refs(
+        start_offset: u64,
+        length: u64,
+        refs: &[ChunkRef],
+        lengths_only: bool,
+    ) -> Result<Self, String> {
+        if start_offset > length {
+            return Err(format!("start offset {start_offset} past length {length}"));
+        }
+        let mut at = refs.first().map_or(length, |c| c.offset);
+        if at > start_offset {
+            return Err(format!("data starts at {at}, after the start offset {start_offset}"));
+        }
+        let mut chunks = VecDeque::with_capacity(if lengths_only { 0 } else { refs.len() });
+        for chunk in refs {
+            let fits = u64::from(chunk.source.payload_len) >= chunk.len;
+            if chunk.offset != at || chunk.len == 0 || !fits {
+                return Err(format!(
+                    "chunk at {} of {} bytes (record payload {}) does not follow {at}",
+                    chunk.offset, chunk.len, chunk.source.payload_len
+                ));
+            }
+            at += chunk.len;
+            if !lengths_only {
+                chunks.push_back(Chunk {
+                    offset: chunk.offset,
+                    len: chunk.len,
+                    resident: None,
+                    source: Some(chunk.source),
+                });
+            }
+        }
+        if at != length {
+            return Err(format!("data ends at {at}, the length is {length}"));
+        }
+        Ok(Self {
+            start_offset,
+            length,
+            chunks,
+            lengths_only,
+        })
     }
 
     /// Evicts evictable chunks, oldest first, until `bytes` are freed or

@@ -91,6 +91,7 @@ mod plan;
 mod read;
 mod record;
 mod replies;
+mod snapshot;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -99,6 +100,7 @@ mod types;
 use std::collections::VecDeque;
 
 pub use chunks::{JournalData, Piece};
+pub use snapshot::{Snapshot, SnapshotError, decode_checkpoint, encode_checkpoint};
 pub use record::{
     MAX_APPEND_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_VERSION, ReplayError, record_container,
 };
@@ -274,6 +276,47 @@ impl Container {
         self.durable_seq = seq;
         self.evict_over_budget();
         Ok(())
+    }
+
+    /// The state after every mutation numbered so far, as checkpoint
+    /// metadata. Every pending mutation must be in the journal already (the
+    /// checkpoint record follows them); `None` if some data has no journal
+    /// location yet, in which case no checkpoint can be taken now.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let mut state = self.durable.clone();
+        for pending in &self.pending {
+            if let Mutation::Append { source: None, .. } = pending.mutation {
+                return None;
+            }
+            apply_or_panic(&mut state, &pending.mutation, pending.seq);
+        }
+        Some(Snapshot {
+            container: self.id,
+            last_seq: self.last_seq,
+            segments: state.snapshot_segments()?,
+        })
+    }
+
+    /// A container rebuilt from a checkpoint: its mutations are durable, its
+    /// data all evicted (read back from the journal on demand). Replay goes
+    /// on with the records that follow the checkpoint.
+    pub fn restore(
+        id: ContainerId,
+        limits: ContainerLimits,
+        snapshot: &Snapshot,
+    ) -> Result<Self, SnapshotError> {
+        if snapshot.container != id {
+            return Err(SnapshotError::WrongContainer {
+                expected: id,
+                found: snapshot.container,
+            });
+        }
+        let mut container = Self::new(id, limits);
+        container.durable = State::restore(&snapshot.segments, false)?;
+        container.live = State::restore(&snapshot.segments, true)?;
+        container.last_seq = snapshot.last_seq;
+        container.durable_seq = snapshot.last_seq;
+        Ok(container)
     }
 
     /// Memory held by segment data: the durable view's resident chunks and

@@ -16,6 +16,7 @@ use std::collections::hash_map::Entry;
 use thiserror::Error;
 
 use super::chunks::{Chunks, Freed};
+use super::snapshot::{SegmentSnapshot, SnapshotError};
 use super::mutation::{Event, Mutation};
 use super::types::MutationSeq;
 
@@ -124,6 +125,66 @@ impl State {
         self.data_bytes -= freed;
         self.evictable_bytes -= freed;
         freed
+    }
+
+    /// The segments as checkpoint metadata, sorted by name; `None` if some
+    /// data has no journal source.
+    pub(crate) fn snapshot_segments(&self) -> Option<Vec<SegmentSnapshot>> {
+        let mut segments = self
+            .segments
+            .iter()
+            .map(|(name, s)| {
+                let mut attributes: Vec<_> = s.attributes.iter().map(|(k, v)| (*k, *v)).collect();
+                let mut writers: Vec<_> = s.writers.iter().map(|(k, v)| (*k, *v)).collect();
+                attributes.sort_unstable();
+                writers.sort_unstable();
+                Some(SegmentSnapshot {
+                    name: name.clone(),
+                    sealed: s.sealed,
+                    created_ms: s.created_ms,
+                    start_offset: s.data.start_offset(),
+                    length: s.data.length(),
+                    last_seq: s.last_seq,
+                    attributes,
+                    writers,
+                    chunks: s.data.refs()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        segments.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Some(segments)
+    }
+
+    /// A view rebuilt from checkpoint metadata, with every chunk evicted.
+    pub(crate) fn restore(
+        segments: &[SegmentSnapshot],
+        lengths_only: bool,
+    ) -> Result<Self, SnapshotError> {
+        let mut state = if lengths_only {
+            Self::lengths_only()
+        } else {
+            Self::default()
+        };
+        for s in segments {
+            let inconsistent = |problem: String| SnapshotError::Inconsistent {
+                segment: s.name.clone(),
+                problem,
+            };
+            let data = Chunks::from_refs(s.start_offset, s.length, &s.chunks, lengths_only)
+                .map_err(inconsistent)?;
+            let segment = Segment {
+                data,
+                sealed: s.sealed,
+                created_ms: s.created_ms,
+                attributes: s.attributes.iter().copied().collect(),
+                writers: s.writers.iter().copied().collect(),
+                last_seq: s.last_seq,
+            };
+            if state.segments.insert(s.name.clone(), segment).is_some() {
+                return Err(inconsistent("named twice".into()));
+            }
+        }
+        Ok(state)
     }
 
     /// Evicts evictable chunks of any segment until `bytes` are freed or

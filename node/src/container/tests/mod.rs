@@ -5,6 +5,7 @@
 mod appends;
 mod attributes;
 mod budget;
+mod checkpoint;
 mod cache;
 mod durability;
 mod merge;

@@ -84,7 +84,7 @@ impl Coverage {
     }
 }
 
-fn small_limits() -> ContainerLimits {
+pub(super) fn small_limits() -> ContainerLimits {
     ContainerLimits {
         data_budget_bytes: 2048,
         max_segments: 4,
@@ -114,7 +114,7 @@ fn seq_time(run: &Run) -> u64 {
     run.records.len() as u64 * 1000
 }
 
-fn advance_durability(rng: &mut SmallRng, c: &mut Container) {
+pub(super) fn advance_durability(rng: &mut SmallRng, c: &mut Container) {
     let (durable, last) = (c.durable_seq, c.last_seq);
     if durable < last {
         c.mark_durable(rng.random_range(durable + 1..=last));
@@ -176,7 +176,7 @@ fn observe(c: &mut Container) -> Vec<Reply> {
     seen
 }
 
-fn random_request(rng: &mut SmallRng, c: &Container) -> Request {
+pub(super) fn random_request(rng: &mut SmallRng, c: &Container) -> Request {
     let name = NAMES[rng.random_range(0..NAMES.len())];
     let writer = rng.random_range(0..4u128);
     match rng.random_range(0..100) {

@@ -1,0 +1,181 @@
+//! Checkpoint bytes → snapshots, checking every bound.
+
+use spate_journal::RecordLocation;
+use spate_wire::validate_segment_name;
+use thiserror::Error;
+
+use super::{ChunkRef, SNAPSHOT_VERSION, SegmentSnapshot, Snapshot};
+use crate::container::chunks::JournalData;
+
+/// Why checkpoint bytes (or a snapshot) cannot be restored.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SnapshotError {
+    #[error("checkpoint of {len} bytes ends inside a field: {needed} bytes needed at byte {at}")]
+    Truncated { at: usize, needed: usize, len: usize },
+    #[error("checkpoint format version {0} is unknown (this build reads {SNAPSHOT_VERSION})")]
+    UnknownVersion(u8),
+    #[error("checkpoint: segment name at byte {at} is invalid")]
+    BadName { at: usize },
+    #[error("checkpoint: a flag at byte {at} is {value}, not 0 or 1")]
+    BadFlag { at: usize, value: u8 },
+    #[error("checkpoint: a count of {count} at byte {at} exceeds what the bytes can hold")]
+    BadCount { at: usize, count: u32 },
+    #[error("{0} bytes follow the end of the checkpoint")]
+    TrailingBytes(usize),
+    #[error("checkpoint: segment {segment:?}: {problem}")]
+    Inconsistent { segment: String, problem: String },
+    #[error("checkpoint names container {found}, expected {expected}")]
+    WrongContainer { expected: u32, found: u32 },
+}
+
+/// Decodes a checkpoint record.
+pub fn decode_checkpoint(bytes: &[u8]) -> Result<Vec<Snapshot>, SnapshotError> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    let version = r.u8()?;
+    if version != SNAPSHOT_VERSION {
+        return Err(SnapshotError::UnknownVersion(version));
+    }
+    let count = r.count(4 + 8 + 4)?;
+    let mut snapshots = Vec::with_capacity(count);
+    for _ in 0..count {
+        let container = r.u32()?;
+        let last_seq = r.u64()?;
+        let segments = r.count(SEGMENT_MIN_BYTES)?;
+        let mut list = Vec::with_capacity(segments);
+        for _ in 0..segments {
+            list.push(read_segment(&mut r)?);
+        }
+        snapshots.push(Snapshot {
+            container,
+            last_seq,
+            segments: list,
+        });
+    }
+    match r.buf.len() - r.pos {
+        0 => Ok(snapshots),
+        extra => Err(SnapshotError::TrailingBytes(extra)),
+    }
+}
+
+/// The smallest encoded segment: a 1-byte name, no attributes, writers or chunks.
+const SEGMENT_MIN_BYTES: usize = 2 + 1 + 32 + 12;
+const CHUNK_BYTES: usize = 44;
+
+fn read_segment(r: &mut Reader<'_>) -> Result<SegmentSnapshot, SnapshotError> {
+    let name = r.name()?;
+    let sealed = r.flag()?;
+    let (created_ms, start_offset, length, last_seq) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+    let attributes = (0..r.count(24)?)
+        .map(|_| Ok((r.u128()?, r.i64()?)))
+        .collect::<Result<_, SnapshotError>>()?;
+    let writers = (0..r.count(24)?)
+        .map(|_| Ok((r.u128()?, r.i64()?)))
+        .collect::<Result<_, SnapshotError>>()?;
+    let chunks = (0..r.count(CHUNK_BYTES)?)
+        .map(|_| read_chunk(r))
+        .collect::<Result<_, SnapshotError>>()?;
+    Ok(SegmentSnapshot {
+        name,
+        sealed,
+        created_ms,
+        start_offset,
+        length,
+        last_seq,
+        attributes,
+        writers,
+        chunks,
+    })
+}
+
+fn read_chunk(r: &mut Reader<'_>) -> Result<ChunkRef, SnapshotError> {
+    let (offset, len, lsn, file_seq, file_offset) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+    let payload_len = r.u32()?;
+    Ok(ChunkRef {
+        offset,
+        len,
+        source: JournalData {
+            location: RecordLocation {
+                lsn,
+                file_seq,
+                offset: file_offset,
+            },
+            payload_len,
+        },
+    })
+}
+
+/// A bounds-checked cursor.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        if n > self.buf.len() - self.pos {
+            return Err(SnapshotError::Truncated {
+                at: self.pos,
+                needed: n,
+                len: self.buf.len(),
+            });
+        }
+        let bytes = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        self.array().map(u64::from_le_bytes)
+    }
+
+    fn i64(&mut self) -> Result<i64, SnapshotError> {
+        self.array().map(i64::from_le_bytes)
+    }
+
+    fn u128(&mut self) -> Result<u128, SnapshotError> {
+        self.array().map(u128::from_le_bytes)
+    }
+
+    fn flag(&mut self) -> Result<bool, SnapshotError> {
+        let at = self.pos;
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            value => Err(SnapshotError::BadFlag { at, value }),
+        }
+    }
+
+    /// A count of items of at least `item_bytes` each: never more than the
+    /// remaining bytes could hold, so a corrupt count cannot allocate.
+    fn count(&mut self, item_bytes: usize) -> Result<usize, SnapshotError> {
+        let at = self.pos;
+        let count = self.u32()?;
+        if count as usize > (self.buf.len() - self.pos) / item_bytes {
+            return Err(SnapshotError::BadCount { at, count });
+        }
+        Ok(count as usize)
+    }
+
+    fn name(&mut self) -> Result<String, SnapshotError> {
+        let len = self.u8()? as usize;
+        let at = self.pos;
+        let bytes = self.take(len)?;
+        let name = std::str::from_utf8(bytes).map_err(|_| SnapshotError::BadName { at })?;
+        validate_segment_name(name).map_err(|_| SnapshotError::BadName { at })?;
+        Ok(name.to_owned())
+    }
+}

@@ -1,0 +1,197 @@
+//! Metadata checkpoints: a container restored from a snapshot taken at any
+//! point, then fed the records that follow, ends in the same state as the
+//! container that lived through it, data included (read back from the
+//! journal stand-in). Damaged checkpoint bytes are typed errors.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use spate_journal::RecordLocation;
+
+use super::super::{Piece, Snapshot, decode_checkpoint, encode_checkpoint};
+use super::replay::{advance_durability, random_request, small_limits};
+use super::*;
+
+const WORKLOADS: u64 = 300;
+const STEPS: usize = 200;
+
+/// What a client can observe of a segment: info, attributes, writers, data.
+type Observed = BTreeMap<String, (u64, u64, bool, u64, Vec<(u128, i64)>, Vec<(u128, i64)>, Vec<u8>)>;
+
+struct Journal {
+    /// Records by LSN (= mutation seq here).
+    records: HashMap<u64, Vec<u8>>,
+}
+
+fn location(lsn: u64) -> RecordLocation {
+    RecordLocation {
+        lsn,
+        file_seq: 1 + lsn / 100,
+        offset: 4096 * (lsn % 100 + 1),
+    }
+}
+
+impl Journal {
+    fn load(&self, pieces: &[Piece]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Memory(bytes) => out.extend_from_slice(bytes),
+                Piece::Journal { at, start, len } => {
+                    let record = &self.records[&at.location.lsn];
+                    assert_eq!(at.location, location(at.location.lsn));
+                    out.extend_from_slice(&record[*start as usize..(*start + *len) as usize]);
+                }
+            }
+        }
+        out
+    }
+
+    fn observe(&self, c: &Container) -> Observed {
+        let snapshot = c.snapshot().expect("every chunk has a location");
+        let mut seen = BTreeMap::new();
+        for s in &snapshot.segments {
+            let data = match c.read(&s.name, s.start_offset, u32::MAX) {
+                ReadOutcome::Reply(Reply::ReadData(d)) => d.data,
+                ReadOutcome::Load(plan) => self.load(&plan.pieces),
+                ReadOutcome::AtTail => Vec::new(),
+                ReadOutcome::Reply(other) => panic!("read {}: {other:?}", s.name),
+            };
+            seen.insert(
+                s.name.clone(),
+                (
+                    s.start_offset,
+                    s.length,
+                    s.sealed,
+                    s.created_ms,
+                    s.attributes.clone(),
+                    s.writers.clone(),
+                    data,
+                ),
+            );
+        }
+        seen
+    }
+}
+
+#[test]
+fn a_container_restored_from_any_checkpoint_and_replayed_matches_the_live_one() {
+    let mut checkpoints_with_pending = 0;
+    for seed in 0..WORKLOADS {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut c = Container::new(3, small_limits());
+        let mut journal = Journal {
+            records: HashMap::new(),
+        };
+        let checkpoint_at = rng.random_range(0..STEPS);
+        let mut checkpoint: Option<(Vec<u8>, u64)> = None;
+        for step in 0..STEPS {
+            let request = random_request(&mut rng, &c);
+            if let Execution::Journal { record, seq, .. } = c.execute(request, NOW + step as u64) {
+                c.journaled(seq, location(seq), record.len() as u32);
+                journal.records.insert(seq, record);
+            }
+            if rng.random_bool(0.3) {
+                advance_durability(&mut rng, &mut c);
+            }
+            if step == checkpoint_at {
+                let snapshot = c.snapshot().expect("every append was journaled");
+                if c.durable_seq < c.last_seq {
+                    checkpoints_with_pending += 1;
+                }
+                checkpoint = Some((encode_checkpoint(&[snapshot]), c.last_seq));
+            }
+        }
+        let last = c.last_seq;
+        c.mark_durable(last);
+        let (bytes, covered) = checkpoint.expect("taken");
+        let decoded = decode_checkpoint(&bytes).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let mut restored = Container::restore(3, small_limits(), &decoded[0])
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        for seq in covered + 1..=last {
+            restored
+                .replay(&journal.records[&seq], Some(location(seq)))
+                .unwrap_or_else(|e| panic!("seed {seed}, seq {seq}: {e}"));
+        }
+        assert_eq!(
+            journal.observe(&restored),
+            journal.observe(&c),
+            "seed {seed}: restored from seq {covered}"
+        );
+        assert_eq!(restored.stats().last_seq, last, "seed {seed}");
+    }
+    assert!(
+        checkpoints_with_pending > WORKLOADS / 10,
+        "checkpoints taken with mutations pending: {checkpoints_with_pending}"
+    );
+}
+
+#[test]
+fn a_snapshot_needs_every_chunk_located() {
+    let mut c = container();
+    run(&mut c, create("s"));
+    assert!(c.snapshot().is_some(), "no data: nothing to locate");
+    run(&mut c, append("s", 1, 0, b"unlocated"));
+    assert_eq!(c.snapshot(), None);
+}
+
+fn sample() -> Vec<u8> {
+    let mut c = container();
+    let mut lsn = 0;
+    for request in [
+        Request::from(create("a/b")),
+        append("a/b", 9, 0, b"hello").into(),
+        set_attribute("a/b", 5, 77, AttributeCondition::Always).into(),
+        create("c").into(),
+        seal("c").into(),
+    ] {
+        if let Execution::Journal { record, seq, .. } = c.execute(request, NOW) {
+            lsn += 1;
+            c.journaled(seq, location(lsn), record.len() as u32);
+            c.mark_durable(seq);
+        }
+    }
+    encode_checkpoint(&[c.snapshot().expect("located")])
+}
+
+#[test]
+fn damaged_checkpoints_are_errors_never_panics() {
+    let good = sample();
+    let decoded = decode_checkpoint(&good).expect("round trip");
+    assert_eq!(encode_checkpoint(&decoded), good);
+    let mut rng = SmallRng::seed_from_u64(7);
+    for _ in 0..20_000 {
+        let mut bad = good.clone();
+        match rng.random_range(0..3) {
+            0 => {
+                let i = rng.random_range(0..bad.len());
+                bad[i] ^= 1 << rng.random_range(0..8);
+            }
+            1 => bad.truncate(rng.random_range(0..bad.len())),
+            _ => bad.push(rng.random()),
+        }
+        if let Ok(snapshots) = decode_checkpoint(&bad) {
+            for snapshot in &snapshots {
+                let _ = Container::restore(snapshot.container, limits(), snapshot);
+            }
+        }
+    }
+    let random: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
+    assert!(decode_checkpoint(&random).is_err());
+}
+
+#[test]
+fn restore_refuses_chunks_that_do_not_tile_the_segment() {
+    let decoded: Vec<Snapshot> = decode_checkpoint(&sample()).expect("decodes");
+    let mut gap = decoded[0].clone();
+    let segment = gap
+        .segments
+        .iter_mut()
+        .find(|s| !s.chunks.is_empty())
+        .expect("a segment with data");
+    segment.length += 1;
+    let error = Container::restore(7, limits(), &gap).map(|_| ()).expect_err("refused");
+    assert!(error.to_string().contains("length"), "{error}");
+    assert!(Container::restore(8, limits(), &decoded[0]).is_err(), "wrong container");
+}
