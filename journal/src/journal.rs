@@ -272,6 +272,27 @@ impl<S: Storage> Journal<S> {
         &self.config
     }
 
+    /// Makes the next append start a new file (the rest of this one stays
+    /// unused). The new file's header names the current release floor, so a
+    /// caller that raised the floor while appends are scarce can have the
+    /// files below it recycled without first filling the current file.
+    pub fn roll(&mut self) {
+        if self.tail_opens_file {
+            return;
+        }
+        self.seal_back();
+        self.tail = Position::file_start(self.next_file_seq);
+        self.tail_opens_file = true;
+        self.next_file_seq += 1;
+    }
+
+    /// Files whose records all lie below the release floor but that wait
+    /// for a durable header naming it before they are recycled (see
+    /// [`roll`](Self::roll)).
+    pub fn files_awaiting_recycle(&self) -> usize {
+        self.files.ended_below(self.released)
+    }
+
     /// The slot holding file `file_seq`, while that file is live (written,
     /// or holding records not yet released).
     pub fn slot_of(&self, file_seq: u64) -> Option<Slot> {

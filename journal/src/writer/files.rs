@@ -125,6 +125,14 @@ impl FileTable {
             .map(|f| f.slot)
     }
 
+    /// Live files whose records all lie below `lsn`.
+    pub fn ended_below(&self, lsn: Lsn) -> usize {
+        self.live
+            .iter()
+            .take_while(|f| f.end_lsn.is_some_and(|end| end <= lsn))
+            .count()
+    }
+
     /// Slots not holding live records, counting those not created yet.
     pub fn unused(&self) -> usize {
         (self.max_files as usize).saturating_sub(self.live.len())
