@@ -229,7 +229,9 @@ impl Chunks {
         }
         let mut at = refs.first().map_or(length, |c| c.offset);
         if at > start_offset {
-            return Err(format!("data starts at {at}, after the start offset {start_offset}"));
+            return Err(format!(
+                "data starts at {at}, after the start offset {start_offset}"
+            ));
         }
         let mut chunks = VecDeque::with_capacity(if lengths_only { 0 } else { refs.len() });
         for chunk in refs {

@@ -100,10 +100,10 @@ mod types;
 use std::collections::VecDeque;
 
 pub use chunks::{JournalData, Piece};
-pub use snapshot::{Snapshot, SnapshotError, decode_checkpoint, encode_checkpoint};
 pub use record::{
     MAX_APPEND_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_VERSION, ReplayError, record_container,
 };
+pub use snapshot::{Snapshot, SnapshotError, decode_checkpoint, encode_checkpoint};
 pub use state::ApplyError;
 pub use types::{
     ContainerId, ContainerLimits, ContainerStats, Execution, MIN_MAX_RECORD_BYTES, MutationSeq,

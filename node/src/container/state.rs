@@ -16,8 +16,8 @@ use std::collections::hash_map::Entry;
 use thiserror::Error;
 
 use super::chunks::{Chunks, Freed};
-use super::snapshot::{SegmentSnapshot, SnapshotError};
 use super::mutation::{Event, Mutation};
+use super::snapshot::{SegmentSnapshot, SnapshotError};
 use super::types::MutationSeq;
 
 /// One segment.

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
 use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
+use super::checkpoint::Checkpoints;
 use super::notify::Notify;
 use super::storage::{GlommioStorage, JournalReader};
 use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
@@ -20,11 +21,11 @@ const MAX_TAIL_WAITERS: usize = 16_384;
 
 /// Journal files that must stay unused for an append to be taken: the
 /// spare that a roll-over needs, plus one for the mutations that free space.
-const APPEND_RESERVE_FILES: usize = 2;
+pub(super) const APPEND_RESERVE_FILES: usize = 2;
 
 pub type Ack = flume::Sender<Reply>;
 
-struct Pending {
+pub(super) struct Pending {
     container: ContainerId,
     seq: MutationSeq,
     reply: Reply,
@@ -41,11 +42,12 @@ pub enum Started {
 
 pub struct CoreState {
     pub index: usize,
-    containers: BTreeMap<ContainerId, Container>,
-    journal: Journal<GlommioStorage>,
+    pub(super) containers: BTreeMap<ContainerId, Container>,
+    pub(super) journal: Journal<GlommioStorage>,
     reader: JournalReader,
     /// Applied to a container, not yet accepted by the (busy) journal, in order.
-    unjournaled: VecDeque<(Vec<u8>, Pending)>,
+    pub(super) unjournaled: VecDeque<(Vec<u8>, Pending)>,
+    pub(super) checkpoints: Checkpoints,
     /// In the journal, waiting to be durable, in LSN order.
     waiting: VecDeque<(Lsn, Pending)>,
     /// Replies decided from state that is not durable yet (a duplicate of a
@@ -53,7 +55,7 @@ pub struct CoreState {
     deferred: Vec<Pending>,
     tails: HashMap<String, Vec<flume::Sender<()>>>,
     tail_waiters: usize,
-    driver: Notify,
+    pub(super) driver: Notify,
     failure: Option<String>,
     unjournaled_limit: usize,
 }
@@ -67,7 +69,10 @@ impl CoreState {
         unjournaled_limit: usize,
     ) -> Self {
         let reader = journal.storage_mut().reader();
+        // Replay after a crash covers about half a journal file at most.
+        let checkpoints = Checkpoints::new(journal.config().file_bytes / 2);
         Self {
+            checkpoints,
             index,
             containers,
             reader,
@@ -100,6 +105,14 @@ impl CoreState {
         }
         if let Some(full) = self.journal_full(&request) {
             return Started::Done(full);
+        }
+        if matches!(
+            request,
+            spate_wire::Request::Truncate(_)
+                | spate_wire::Request::Delete(_)
+                | spate_wire::Request::Merge(_)
+        ) {
+            self.checkpoints.freed();
         }
         let target = self
             .containers
@@ -231,6 +244,7 @@ impl CoreState {
             match self.journal.append_located(RecordKind::Data, record) {
                 Ok(location) => {
                     let (record, pending) = self.unjournaled.pop_front().expect("front exists");
+                    self.checkpoints.appended(record.len());
                     // Bounded by the journal's record limit, a u32.
                     let payload_len = record.len() as u32;
                     self.containers
@@ -275,6 +289,7 @@ impl CoreState {
             let _ = pending.ack.send(pending.reply);
         }
         self.feed_journal();
+        self.checkpoint_step(durable);
         self.failure.is_none()
     }
 
@@ -307,7 +322,7 @@ impl CoreState {
 
     /// The journal failed: nothing more is acknowledged. Every waiting
     /// mutation gets an error; a restart recovers what is durable.
-    fn fail(&mut self, failure: &JournalFailure) {
+    pub(super) fn fail(&mut self, failure: &JournalFailure) {
         tracing::error!(core = self.index, %failure, "journal failed; this core acknowledges nothing more until restarted");
         let reason = failure.to_string();
         let waiting = self.waiting.drain(..).map(|(_, p)| p);

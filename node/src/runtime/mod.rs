@@ -8,6 +8,7 @@
 //! (or a core's fatal error), then stops every core: stop accepting, let the
 //! journal acknowledge what it holds, close.
 
+mod checkpoint;
 mod core;
 mod dispatch;
 mod notify;

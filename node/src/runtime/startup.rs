@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use glommio::net::TcpListener;
-use spate_journal::{Journal, JournalConfig};
+use spate_journal::{Journal, JournalConfig, RecordKind};
 use spate_wire::Limits;
 
 use super::CoreEvent;
@@ -21,7 +21,9 @@ use super::notify::Notify;
 use super::server::{NodeFacts, accept_loop};
 use super::storage::GlommioStorage;
 use crate::config::Settings;
-use crate::container::{Container, ContainerId, ContainerLimits, record_container};
+use crate::container::{
+    Container, ContainerId, ContainerLimits, decode_checkpoint, record_container,
+};
 use crate::superblock::Superblock;
 
 /// Records the journal may hold per container mutation beyond a frame.
@@ -212,6 +214,11 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         .map(|id| (id, Container::new(id, plan.container_limits())))
         .collect();
     for record in &recovered.records {
+        if record.kind == RecordKind::Checkpoint {
+            containers = restore(plan, &record.payload)
+                .map_err(|e| format!("checkpoint at LSN {}: {e}", record.lsn))?;
+            continue;
+        }
         let id = record_container(&record.payload)
             .map_err(|e| format!("journal record LSN {}: {e}", record.lsn))?;
         let container = containers.get_mut(&id).ok_or_else(|| {
@@ -235,6 +242,7 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
     tracing::info!(
         core = plan.core,
         records = recovered.records.len(),
+        checkpoint = recovered.checkpoint.unwrap_or(0),
         "recovered"
     );
     Ok(CoreState::new(
@@ -244,6 +252,29 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         driver,
         UNJOURNALED_LIMIT,
     ))
+}
+
+/// The containers of this core as a checkpoint record left them. Each one
+/// this core owns must be there, and no other.
+fn restore(plan: &CorePlan, payload: &[u8]) -> Result<BTreeMap<ContainerId, Container>, String> {
+    let snapshots = decode_checkpoint(payload).map_err(|e| e.to_string())?;
+    let mut containers = BTreeMap::new();
+    for snapshot in &snapshots {
+        let id = snapshot.container;
+        let container =
+            Container::restore(id, plan.container_limits(), snapshot).map_err(|e| e.to_string())?;
+        if containers.insert(id, container).is_some() {
+            return Err(format!("container {id} appears twice"));
+        }
+    }
+    let owned: Vec<ContainerId> = plan.owned_containers().collect();
+    if !containers.keys().copied().eq(owned.iter().copied()) {
+        return Err(format!(
+            "holds containers {:?}, but this core owns {owned:?}",
+            containers.keys().collect::<Vec<_>>()
+        ));
+    }
+    Ok(containers)
 }
 
 /// Keeps the journal moving: submits group commits, acknowledges what became

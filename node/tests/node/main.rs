@@ -419,6 +419,14 @@ fn data_beyond_the_read_cache_is_read_back_from_the_journal() {
         );
     }
     let node = node.kill_and_restart();
+    // 40 MiB over 32 MiB journal files: recovery started at a checkpoint.
+    let log = std::fs::read_to_string(node.dir.join("node.log")).expect("node log");
+    let recovered = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("recovered"))
+        .expect("logged");
+    assert!(!recovered.contains("checkpoint=0"), "{recovered}");
     let mut conn = Conn::open(node.cores[0]);
     for (segment, bytes) in segments.iter().zip(&expected) {
         let data = read_everything(&mut conn, segment, bytes.len());
@@ -457,5 +465,38 @@ fn a_full_journal_refuses_appends_with_a_retryable_error_and_keeps_serving() {
     let data = read_everything(&mut conn, "s/full/a", acknowledged << 20);
     assert!(data.iter().all(|&b| b == 7));
     create(&mut conn, "s/full/b");
+    // Deleting the data lets a checkpoint release its journal files: appends
+    // go through again (polled: the release follows the checkpoint).
+    assert!(matches!(
+        conn.call(Request::Delete(Delete {
+            segment: "s/full/a".into()
+        })),
+        Reply::Deleted(_)
+    ));
+    let mut attempts = 0;
+    loop {
+        let reply = append(&mut conn, "s/full/b", 1, 0, &payload);
+        if matches!(reply, Reply::Appended(_)) {
+            break;
+        }
+        attempts += 1;
+        if attempts == 500 {
+            let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap_or_default();
+            panic!("space never came back: {reply:?}; the node's log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for event in 1..40 {
+        let reply = append(&mut conn, "s/full/b", 1, event, &payload);
+        assert!(matches!(reply, Reply::Appended(_)), "{reply:?}");
+    }
+    let node = node.kill_and_restart();
+    let mut conn = Conn::open(node.cores[0]);
+    assert!(matches!(
+        info(&mut conn, "s/full/a"),
+        Reply::NoSuchSegment(_)
+    ));
+    let data = read_everything(&mut conn, "s/full/b", 40 << 20);
+    assert!(data.iter().all(|&b| b == 7));
     assert!(node.terminate().success());
 }

@@ -11,7 +11,11 @@ use crate::container::chunks::JournalData;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SnapshotError {
     #[error("checkpoint of {len} bytes ends inside a field: {needed} bytes needed at byte {at}")]
-    Truncated { at: usize, needed: usize, len: usize },
+    Truncated {
+        at: usize,
+        needed: usize,
+        len: usize,
+    },
     #[error("checkpoint format version {0} is unknown (this build reads {SNAPSHOT_VERSION})")]
     UnknownVersion(u8),
     #[error("checkpoint: segment name at byte {at} is invalid")]
@@ -88,7 +92,8 @@ fn read_segment(r: &mut Reader<'_>) -> Result<SegmentSnapshot, SnapshotError> {
 }
 
 fn read_chunk(r: &mut Reader<'_>) -> Result<ChunkRef, SnapshotError> {
-    let (offset, len, lsn, file_seq, file_offset) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+    let (offset, len, lsn, file_seq, file_offset) =
+        (r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?);
     let payload_len = r.u32()?;
     Ok(ChunkRef {
         offset,

@@ -17,7 +17,18 @@ const WORKLOADS: u64 = 300;
 const STEPS: usize = 200;
 
 /// What a client can observe of a segment: info, attributes, writers, data.
-type Observed = BTreeMap<String, (u64, u64, bool, u64, Vec<(u128, i64)>, Vec<(u128, i64)>, Vec<u8>)>;
+type Observed = BTreeMap<
+    String,
+    (
+        u64,
+        u64,
+        bool,
+        u64,
+        Vec<(u128, i64)>,
+        Vec<(u128, i64)>,
+        Vec<u8>,
+    ),
+>;
 
 struct Journal {
     /// Records by LSN (= mutation seq here).
@@ -191,7 +202,12 @@ fn restore_refuses_chunks_that_do_not_tile_the_segment() {
         .find(|s| !s.chunks.is_empty())
         .expect("a segment with data");
     segment.length += 1;
-    let error = Container::restore(7, limits(), &gap).map(|_| ()).expect_err("refused");
+    let error = Container::restore(7, limits(), &gap)
+        .map(|_| ())
+        .expect_err("refused");
     assert!(error.to_string().contains("length"), "{error}");
-    assert!(Container::restore(8, limits(), &decoded[0]).is_err(), "wrong container");
+    assert!(
+        Container::restore(8, limits(), &decoded[0]).is_err(),
+        "wrong container"
+    );
 }

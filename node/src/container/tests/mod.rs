@@ -5,8 +5,8 @@
 mod appends;
 mod attributes;
 mod budget;
-mod checkpoint;
 mod cache;
+mod checkpoint;
 mod durability;
 mod merge;
 mod records;
