@@ -330,7 +330,9 @@ fn files_holding_unreleased_records_stay_used_until_a_release() {
 #[test]
 fn a_roll_starts_a_new_file_whose_header_lets_released_files_be_recycled() {
     let (mut journal, _) = open(SimDisk::new(11, Faults::default()));
-    journal.append(RecordKind::Data, &[1; 3000]).expect("append");
+    journal
+        .append(RecordKind::Data, &[1; 3000])
+        .expect("append");
     journal.flush().expect("flush");
     // The checkpoint goes into a second file, so the first holds only
     // records below it.
@@ -339,14 +341,22 @@ fn a_roll_starts_a_new_file_whose_header_lets_released_files_be_recycled() {
     journal.flush().expect("flush");
     journal.release(checkpoint);
     assert_eq!(journal.unused_files(), 2, "files 1 and 2 are live");
-    assert_eq!(journal.files_awaiting_recycle(), 1, "file 1 waits for a header");
+    assert_eq!(
+        journal.files_awaiting_recycle(),
+        1,
+        "file 1 waits for a header"
+    );
     // Only a header naming the new floor lets file 1 go: roll to write one.
     journal.roll();
     journal.roll(); // a second roll before any append changes nothing
     let lsn = journal.append(RecordKind::Data, &[2; 100]).expect("append");
     journal.flush().expect("flush");
     assert!(journal.durable_lsn() > lsn);
-    assert_eq!(journal.unused_files(), 2, "file 1 was recycled as file 3 started");
+    assert_eq!(
+        journal.unused_files(),
+        2,
+        "file 1 was recycled as file 3 started"
+    );
     assert_eq!(journal.files_awaiting_recycle(), 0);
     let disk = journal.into_storage();
     let (_, recovered) = Journal::open(disk, config()).expect("recovers");
