@@ -189,6 +189,14 @@ impl Chunks {
         self.length += source.length;
     }
 
+    /// Whether the chunk starting at `offset` is resident and has a source.
+    pub(crate) fn is_evictable(&self, offset: u64) -> bool {
+        let at = self.chunks.partition_point(|c| c.offset < offset);
+        self.chunks
+            .get(at)
+            .is_some_and(|c| c.offset == offset && c.source.is_some() && c.resident.is_some())
+    }
+
     /// Drops the bytes of the chunk starting at `offset` if it is resident
     /// and can be read back from the journal. Returns the bytes freed.
     pub(crate) fn evict(&mut self, offset: u64) -> u64 {

@@ -132,6 +132,8 @@ pub struct Container {
     /// (segment, chunk offset). Entries of chunks since truncated, deleted or
     /// merged away are skipped when they reach the front.
     eviction_queue: VecDeque<(String, u64)>,
+    /// The queue's length after its last compaction.
+    eviction_queue_compacted: usize,
     last_seq: MutationSeq,
     durable_seq: MutationSeq,
     /// Per (segment, writer): the first event refused for lack of memory.
@@ -141,6 +143,9 @@ pub struct Container {
     /// order anyway.
     refused: std::collections::HashMap<(String, u128), i64>,
 }
+
+/// Below this many entries the eviction queue is never compacted.
+const EVICTION_QUEUE_COMPACT_MIN: usize = 4096;
 
 struct Pending {
     seq: MutationSeq,
@@ -164,6 +169,7 @@ impl Container {
             pending: VecDeque::new(),
             pending_bytes: 0,
             eviction_queue: VecDeque::new(),
+            eviction_queue_compacted: 0,
             last_seq: 0,
             durable_seq: 0,
             refused: std::collections::HashMap::new(),
@@ -332,16 +338,42 @@ impl Container {
 
     /// Evicts the oldest evictable chunks while the data held is over budget.
     fn evict_over_budget(&mut self) {
-        while self.held_bytes() > self.limits.data_budget_bytes {
+        while self.held_bytes() > self.limits.data_budget_bytes
+            && self.durable.evictable_bytes() > 0
+        {
             let Some((segment, offset)) = self.eviction_queue.pop_front() else {
                 // Merged chunks left the queue with their source segment:
-                // find them the slow way.
+                // find them the slow way (they exist: evictable bytes do).
                 let excess = self.held_bytes() - self.limits.data_budget_bytes;
                 self.durable.evict_any(excess);
                 return;
             };
             self.durable.evict(&segment, offset);
         }
+        self.compact_eviction_queue();
+    }
+
+    /// Drops queue entries whose chunk was truncated, deleted, merged away
+    /// or evicted, once they could outnumber the live ones: without this a
+    /// container that never fills its budget would queue an entry per
+    /// append forever. Amortised: the queue at least doubles between passes.
+    fn compact_eviction_queue(&mut self) {
+        let len = self.eviction_queue.len();
+        if len < EVICTION_QUEUE_COMPACT_MIN || len < 2 * self.eviction_queue_compacted {
+            return;
+        }
+        // A segment deleted and created again reuses names and offsets: of
+        // entries naming the same chunk only the newest (last) is its own.
+        let mut seen = std::collections::HashSet::new();
+        let mut kept: Vec<(String, u64)> = Vec::new();
+        for (segment, offset) in self.eviction_queue.drain(..).rev() {
+            if self.durable.is_evictable(&segment, offset) && seen.insert((segment.clone(), offset))
+            {
+                kept.push((segment, offset));
+            }
+        }
+        self.eviction_queue = kept.into_iter().rev().collect();
+        self.eviction_queue_compacted = self.eviction_queue.len();
     }
 
     /// Numbers `mutation`, applies it to the live view and queues it until

@@ -187,6 +187,13 @@ impl State {
         Ok(state)
     }
 
+    /// Whether the chunk of `name` at `offset` exists and could be evicted.
+    pub(crate) fn is_evictable(&self, name: &str, offset: u64) -> bool {
+        self.segments
+            .get(name)
+            .is_some_and(|s| s.data.is_evictable(offset))
+    }
+
     /// Evicts evictable chunks of any segment until `bytes` are freed or
     /// none is left. Slow (it walks every chunk); for what the eviction
     /// queue does not name.

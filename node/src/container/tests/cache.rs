@@ -179,3 +179,29 @@ fn merged_chunks_are_still_evicted() {
     let expected: Vec<u8> = (0..8u8).flat_map(quarter).collect();
     assert_eq!(journal.read_all(&c, "dst"), expected);
 }
+
+#[test]
+fn the_eviction_queue_forgets_deleted_data_when_the_budget_is_never_reached() {
+    let (mut c, mut journal) = (container(), FakeJournal::default());
+    for round in 0..3000u32 {
+        let name = format!("s{}", round % 4);
+        if round % 4 == 0 && round > 0 {
+            for i in 0..4 {
+                journal.run(&mut c, delete(&format!("s{i}")));
+            }
+        }
+        if round % 4 == 0 {
+            for i in 0..4 {
+                journal.run(&mut c, create(&format!("s{i}")));
+            }
+        }
+        for event in 0..4 {
+            journal.run(&mut c, append(&name, 1, i64::from(event), b"tiny"));
+        }
+    }
+    assert!(
+        c.eviction_queue.len() < 2 * super::super::EVICTION_QUEUE_COMPACT_MIN,
+        "{} entries queued for 16 live chunks",
+        c.eviction_queue.len()
+    );
+}
