@@ -18,6 +18,7 @@ use crate::node::{self, NodeProcess, NodeSpec};
 use crate::ports;
 use crate::progress;
 use crate::verify::{self, Verdict};
+use crate::writer::PAUSE_FILE;
 
 /// The counts of the last line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -333,14 +334,22 @@ impl CrashLoop {
     }
 
     fn verify(&mut self, epoch: &Epoch) -> Result<Verdict, HarnessError> {
+        let pause = epoch.dir.join(PAUSE_FILE);
+        std::fs::write(&pause, b"")
+            .map_err(HarnessError::io(format!("creating {}", pause.display())))?;
         let verdict = verify::verify(
             &epoch.dir,
             &epoch.client,
             &epoch.workers.segments,
             self.stall(),
-        )?;
-        self.totals.acknowledged = self.done.acknowledged + verdict.acked;
-        self.totals.lost = self.done.lost + verdict.lost;
+        );
+        std::fs::remove_file(&pause)
+            .map_err(HarnessError::io(format!("removing {}", pause.display())))?;
+        let verdict = verdict?;
+        if verdict.complete {
+            self.totals.acknowledged = self.done.acknowledged + verdict.acked;
+            self.totals.lost = self.done.lost + verdict.lost;
+        }
         Ok(verdict)
     }
 

@@ -34,6 +34,8 @@ pub struct Verdict {
     pub bytes: u64,
     /// Everything wrong, as lines to print.
     pub violations: Vec<String>,
+    /// False when the pass did not finish (the counts are then not known).
+    pub complete: bool,
 }
 
 impl Verdict {
@@ -71,7 +73,8 @@ pub fn verify(
         Ok(verdict) => verdict,
         Err(_) => Ok(Verdict {
             violations: vec![format!(
-                "STALLED: a verification pass got no answer from the node in {patience:?}"
+                "STALLED: a verification pass did not finish in {patience:?}: a read got no \
+                 answer (or the epoch holds more than a pass can read in that time)"
             )],
             ..Verdict::default()
         }),
@@ -87,6 +90,7 @@ fn pass(dir: &Path, client: &Client, segments: &[String]) -> Result<Verdict, Har
     let after = Ledger::read_dir(dir)?;
     let mut verdict = Verdict {
         violations: after.violations.clone(),
+        complete: true,
         ..Verdict::default()
     };
     let none = HashMap::new();

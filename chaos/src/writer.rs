@@ -26,6 +26,12 @@ use crate::worker::{self, Stop};
 /// Most events in one burst: enough to make the client batch appends.
 const MAX_BURST: usize = 24;
 
+/// While this file exists in the epoch directory, writers hold their next
+/// burst. The loop creates it while it verifies: writing on during a pass
+/// would add data in proportion to how long the pass takes, so every pass
+/// would read more than the one before and take longer still.
+pub const PAUSE_FILE: &str = "pause";
+
 /// What this writer knows about one segment.
 #[derive(Debug, Default, Clone, Copy)]
 struct Progress {
@@ -106,12 +112,16 @@ fn session(
             Err(stop) => return stop,
         }
     }
+    let paused = args.dir.join(PAUSE_FILE);
     loop {
         if let Err(stop) = burst(args.index, &writers, log, progress, rng) {
             return stop;
         }
         let pause = rng.random_range(0..=2 * args.pace_ms);
         std::thread::sleep(Duration::from_millis(pause));
+        while paused.exists() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
