@@ -235,7 +235,9 @@ impl CrashLoop {
         }
         let victim = self.pick_victim();
         let restart_started = Instant::now();
-        self.kill_and_restart(epoch, victim)?;
+        if let Some(failed) = self.kill_and_restart(epoch, victim)? {
+            return Ok(vec![failed]);
+        }
         let restart = restart_started.elapsed();
         if let Some(stall) = self.wait_for_progress(epoch)? {
             return self.explain(epoch, vec![stall]);
@@ -273,13 +275,25 @@ impl CrashLoop {
         }
     }
 
-    fn kill_and_restart(&mut self, epoch: &mut Epoch, victim: Victim) -> Result<(), HarnessError> {
+    /// `Some(reason)` if the node did not come back: after a kill -9 that
+    /// is the node failing to recover, a finding, not a harness problem.
+    fn kill_and_restart(
+        &mut self,
+        epoch: &mut Epoch,
+        victim: Victim,
+    ) -> Result<Option<String>, HarnessError> {
         match victim {
             Victim::Node => {
                 if let Some(node) = epoch.node.take() {
                     node.kill()?;
                 }
-                epoch.node = Some(NodeProcess::start(&epoch.spec)?);
+                match NodeProcess::start(&epoch.spec) {
+                    Ok(node) => epoch.node = Some(node),
+                    Err(error @ HarnessError::NodeStart { .. }) => {
+                        return Ok(Some(format!("RECOVERY: after kill -9, {error}")));
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             Victim::Worker(role, index) => {
                 let seed = self.rng.random();
@@ -294,7 +308,7 @@ impl CrashLoop {
                 workers.insert(slot, Worker::start(&epoch.workers, role, index, seed)?);
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Waits until every writer has logged a new ACKED line since the
