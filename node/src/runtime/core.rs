@@ -13,6 +13,7 @@ use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
 use super::checkpoint::Checkpoints;
 use super::notify::Notify;
+use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
 use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
 
@@ -45,6 +46,7 @@ pub struct CoreState {
     pub(super) containers: BTreeMap<ContainerId, Container>,
     pub(super) journal: Journal<GlommioStorage>,
     reader: JournalReader,
+    recent: RecentRecords,
     /// Applied to a container, not yet accepted by the (busy) journal, in order.
     pub(super) unjournaled: VecDeque<(Vec<u8>, Pending)>,
     pub(super) checkpoints: Checkpoints,
@@ -73,6 +75,7 @@ impl CoreState {
         let checkpoints = Checkpoints::new(journal.config().file_bytes / 2);
         Self {
             checkpoints,
+            recent: RecentRecords::new(RECENT_RECORDS_BYTES),
             index,
             containers,
             reader,
@@ -204,6 +207,15 @@ impl CoreState {
     /// The journal's largest record payload.
     pub fn max_record_bytes(&self) -> u32 {
         self.journal.config().max_record_bytes
+    }
+
+    /// A verified payload read back lately, if still kept.
+    pub fn recent_record(&self, lsn: Lsn) -> Option<std::rc::Rc<[u8]>> {
+        self.recent.get(lsn)
+    }
+
+    pub fn keep_recent_record(&mut self, lsn: Lsn, payload: std::rc::Rc<[u8]>) {
+        self.recent.insert(lsn, payload);
     }
 
     /// Reads journal files back (for data evicted from the read cache).

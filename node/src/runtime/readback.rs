@@ -30,8 +30,18 @@ struct Span {
 
 /// Builds the reply of `plan`, reading its journal pieces back.
 pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u32) -> Reply {
-    let spans = spans(&plan.pieces);
     let mut loaded: Vec<Option<Vec<u8>>> = vec![None; plan.pieces.len()];
+    for (i, piece) in plan.pieces.iter().enumerate() {
+        if let Piece::Journal { at, start, len } = piece
+            && let Some(payload) = state.borrow().recent_record(at.location.lsn)
+        {
+            match payload.get(*start as usize..(*start + *len) as usize) {
+                Some(data) => loaded[i] = Some(data.to_vec()),
+                None => return short_record(at),
+            }
+        }
+    }
+    let spans = spans(&plan.pieces, &loaded);
     let reader = state.borrow().journal_reader();
     for span in spans {
         let Some(slot) = state.borrow().journal_slot(span.file_seq) else {
@@ -58,16 +68,19 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
             let Piece::Journal { at, start, len } = piece else {
                 continue;
             };
+            if loaded[i].is_some() {
+                continue;
+            }
             match payload_at(&bytes, span.offset, at.location, max_record) {
                 Ok(payload) => {
                     let range = *start as usize..(*start + *len) as usize;
                     let Some(data) = payload.get(range) else {
-                        return failed(format!(
-                            "journal record LSN {} is shorter than the data it should hold",
-                            at.location.lsn
-                        ));
+                        return short_record(at);
                     };
                     loaded[i] = Some(data.to_vec());
+                    state
+                        .borrow_mut()
+                        .keep_recent_record(at.location.lsn, Rc::from(payload));
                 }
                 Err(e) => {
                     tracing::error!(%e, "journal data read back is damaged");
@@ -92,14 +105,17 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
     })
 }
 
-/// Groups the journal pieces into aligned reads: pieces of one file that lie
-/// close together share a read.
-fn spans(pieces: &[Piece]) -> Vec<Span> {
+/// Groups the journal pieces not loaded yet into aligned reads: pieces of
+/// one file that lie close together share a read.
+fn spans(pieces: &[Piece], loaded: &[Option<Vec<u8>>]) -> Vec<Span> {
     let mut spans: Vec<Span> = Vec::new();
     for (i, piece) in pieces.iter().enumerate() {
         let Piece::Journal { at, .. } = piece else {
             continue;
         };
+        if loaded[i].is_some() {
+            continue;
+        }
         let (offset, len) = record_span(at);
         let end = offset + len as u64;
         if let Some(span) = spans.last_mut()
@@ -125,6 +141,13 @@ fn spans(pieces: &[Piece]) -> Vec<Span> {
 
 fn record_span(at: &JournalData) -> (u64, usize) {
     aligned_span(at.location, at.payload_len)
+}
+
+fn short_record(at: &JournalData) -> Reply {
+    failed(format!(
+        "journal record LSN {} is shorter than the data it should hold",
+        at.location.lsn
+    ))
 }
 
 fn failed(message: String) -> Reply {
