@@ -50,6 +50,10 @@ pub struct AppendArgs {
     pub floor_dir: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Keep the benchmark's segments on the node (by default they are
+    /// deleted after the run, so repeated runs do not fill its journal).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 struct Issued {
@@ -104,7 +108,17 @@ pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendRe
     }
     let client = Client::connect(args.node.as_str(), ClientOptions::default())
         .with_context(|| format!("connecting to {}", args.node))?;
-    let writers = open_writers(&client, args.segments)?;
+    let (names, writers) = open_writers(&client, args.segments)?;
+    let outcome = drive(args, &writers);
+    drop(writers);
+    if !args.keep {
+        delete_segments(&client, &names);
+    }
+    Ok(report(args, floor, outcome?))
+}
+
+/// Runs the workload on `writers`; what the collector gathered.
+fn drive(args: &AppendArgs, writers: &[SegmentWriter]) -> anyhow::Result<Collected> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup.max(0.0));
     let end = measure_from + Duration::from_secs_f64(args.seconds.max(0.0));
@@ -117,7 +131,7 @@ pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendRe
     let collector = std::thread::Builder::new()
         .name("bench-collector".into())
         .spawn(move || collect(issued, measure_from, end))?;
-    let sent = send(args, &writers, start, end, &issue);
+    let sent = send(args, writers, start, end, &issue);
     drop(issue);
     let collected = collector
         .join()
@@ -125,14 +139,32 @@ pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendRe
     // The collector's error is the one that explains a send stopped early.
     let collected = collected?;
     sent?;
-    Ok(report(args, floor, collected))
+    Ok(collected)
 }
 
-fn open_writers(client: &Client, segments: usize) -> anyhow::Result<Vec<SegmentWriter>> {
+/// Deletes the run's segments; a failure is reported, not fatal (the
+/// figures are still good).
+fn delete_segments(client: &Client, names: &[String]) {
+    for name in names {
+        if let Err(e) = client.delete(name).wait() {
+            eprintln!("spate-bench: could not delete {name}: {e}");
+        }
+    }
+}
+
+fn open_writers(
+    client: &Client,
+    segments: usize,
+) -> anyhow::Result<(Vec<String>, Vec<SegmentWriter>)> {
     let run = std::process::id();
-    (0..segments)
-        .map(|i| {
-            let name = format!("bench/append-{run}/{i}");
+    let names: Vec<String> = (0..segments)
+        .map(|i| format!("bench/append-{run}/{i}"))
+        .collect();
+    let writers = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = name.clone();
             match client
                 .create_segment(&name)
                 .wait()
@@ -144,7 +176,8 @@ fn open_writers(client: &Client, segments: usize) -> anyhow::Result<Vec<SegmentW
                 .segment_writer(&name, (i + 1) as u128)
                 .with_context(|| format!("a writer on {name}"))
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((names, writers))
 }
 
 /// Issues appends until `end`: at their intended times, or as fast as the
