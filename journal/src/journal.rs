@@ -625,6 +625,11 @@ impl<S: Storage> Journal<S> {
         self.prepare_error
     }
 
+    /// The storage, for callers that read files back beside the journal.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
     /// The storage, for tests (fault switches) and tools (statistics).
     pub fn storage_mut(&mut self) -> &mut S {
         &mut self.storage

@@ -18,7 +18,7 @@
 //! Only when every mutation applied is in the journal (nothing waits in
 //! `unjournaled`): the record must follow exactly what it covers.
 
-use spate_journal::{AppendError, Lsn};
+use spate_journal::{AppendError, Lsn, Storage};
 
 use super::core::{APPEND_RESERVE_FILES, CoreState};
 use crate::container::{Snapshot, encode_checkpoint};
@@ -58,7 +58,7 @@ impl Checkpoints {
     }
 }
 
-impl CoreState {
+impl<S: Storage> CoreState<S> {
     /// Releases what a durable checkpoint allows, and writes the next one
     /// when it is due.
     pub(super) fn checkpoint_step(&mut self, durable: Lsn) {

@@ -15,6 +15,7 @@ use super::checkpoint::Checkpoints;
 use super::notify::Notify;
 use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
+use spate_journal::Storage;
 use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
 
 /// Readers that may wait at the tail of segments of one core.
@@ -41,11 +42,12 @@ pub enum Started {
     Durable(flume::Receiver<Reply>),
 }
 
-pub struct CoreState {
+/// Generic over the journal's storage so the same logic runs on glommio in
+/// the node and on the simulated disk in the power-cut tests (`sim_tests`).
+pub struct CoreState<S: Storage = GlommioStorage> {
     pub index: usize,
     pub(super) containers: BTreeMap<ContainerId, Container>,
-    pub(super) journal: Journal<GlommioStorage>,
-    reader: JournalReader,
+    pub(super) journal: Journal<S>,
     recent: RecentRecords,
     /// Applied to a container, not yet accepted by the (busy) journal, in order.
     pub(super) unjournaled: VecDeque<(Vec<u8>, Pending)>,
@@ -62,15 +64,14 @@ pub struct CoreState {
     unjournaled_limit: usize,
 }
 
-impl CoreState {
+impl<S: Storage> CoreState<S> {
     pub fn new(
         index: usize,
         containers: BTreeMap<ContainerId, Container>,
-        mut journal: Journal<GlommioStorage>,
+        journal: Journal<S>,
         driver: Notify,
         unjournaled_limit: usize,
     ) -> Self {
-        let reader = journal.storage_mut().reader();
         // Replay after a crash covers about half a journal file at most.
         let checkpoints = Checkpoints::new(journal.config().file_bytes / 2);
         Self {
@@ -78,7 +79,6 @@ impl CoreState {
             recent: RecentRecords::new(RECENT_RECORDS_BYTES),
             index,
             containers,
-            reader,
             journal,
             unjournaled: VecDeque::new(),
             waiting: VecDeque::new(),
@@ -218,10 +218,6 @@ impl CoreState {
         self.recent.insert(lsn, payload);
     }
 
-    /// Reads journal files back (for data evicted from the read cache).
-    pub fn journal_reader(&self) -> JournalReader {
-        self.reader.clone()
-    }
 
     /// Registers a reader waiting for `segment` to grow; `None` when too many wait.
     pub fn wait_for_tail(&mut self, segment: &str) -> Option<flume::Receiver<()>> {
@@ -370,4 +366,11 @@ fn unavailable(reason: &str) -> Reply {
             "this node's journal failed ({reason}); retry once the node has restarted"
         ),
     })
+}
+
+impl CoreState<GlommioStorage> {
+    /// Reads journal files back (for data evicted from the read cache).
+    pub fn journal_reader(&self) -> JournalReader {
+        self.journal.storage().reader()
+    }
 }

@@ -13,6 +13,7 @@ mod core;
 mod dispatch;
 mod notify;
 mod readback;
+mod rebuild;
 mod recent;
 mod server;
 mod signals;

@@ -2,7 +2,6 @@
 //! told to stop, drain.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::os::fd::{FromRawFd, RawFd};
 use std::path::PathBuf;
@@ -11,19 +10,18 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use glommio::net::TcpListener;
-use spate_journal::{Journal, JournalConfig, RecordKind};
+use spate_journal::{Journal, JournalConfig};
 use spate_wire::Limits;
 
 use super::CoreEvent;
 use super::core::CoreState;
 use super::dispatch::{CoreContext, Forwarded, serve_local};
 use super::notify::Notify;
+use super::rebuild::rebuild;
 use super::server::{NodeFacts, accept_loop};
 use super::storage::GlommioStorage;
 use crate::config::Settings;
-use crate::container::{
-    Container, ContainerId, ContainerLimits, decode_checkpoint, record_container,
-};
+use crate::container::{ContainerId, ContainerLimits};
 use crate::superblock::Superblock;
 
 /// Records the journal may hold per container mutation beyond a frame.
@@ -209,28 +207,8 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         .map_err(|e| format!("journal directory {}: {e}", dir.display()))?;
     let (mut journal, recovered) = Journal::open(storage, plan.journal_config())
         .map_err(|e| format!("journal {}: {e}", dir.display()))?;
-    let mut containers: BTreeMap<ContainerId, Container> = plan
-        .owned_containers()
-        .map(|id| (id, Container::new(id, plan.container_limits())))
-        .collect();
-    for record in &recovered.records {
-        if record.kind == RecordKind::Checkpoint {
-            containers = restore(plan, &record.payload)
-                .map_err(|e| format!("checkpoint at LSN {}: {e}", record.lsn))?;
-            continue;
-        }
-        let id = record_container(&record.payload)
-            .map_err(|e| format!("journal record LSN {}: {e}", record.lsn))?;
-        let container = containers.get_mut(&id).ok_or_else(|| {
-            format!(
-                "journal record LSN {} belongs to container {id}, not owned by this core",
-                record.lsn
-            )
-        })?;
-        container
-            .replay(&record.payload, Some(record.location))
-            .map_err(|e| format!("replaying LSN {}: {e}", record.lsn))?;
-    }
+    let owned: Vec<ContainerId> = plan.owned_containers().collect();
+    let containers = rebuild(&recovered, &owned, &plan.container_limits())?;
     if let Some(torn) = &recovered.torn_tail {
         tracing::warn!(
             core = plan.core,
@@ -252,29 +230,6 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         driver,
         UNJOURNALED_LIMIT,
     ))
-}
-
-/// The containers of this core as a checkpoint record left them. Each one
-/// this core owns must be there, and no other.
-fn restore(plan: &CorePlan, payload: &[u8]) -> Result<BTreeMap<ContainerId, Container>, String> {
-    let snapshots = decode_checkpoint(payload).map_err(|e| e.to_string())?;
-    let mut containers = BTreeMap::new();
-    for snapshot in &snapshots {
-        let id = snapshot.container;
-        let container =
-            Container::restore(id, plan.container_limits(), snapshot).map_err(|e| e.to_string())?;
-        if containers.insert(id, container).is_some() {
-            return Err(format!("container {id} appears twice"));
-        }
-    }
-    let owned: Vec<ContainerId> = plan.owned_containers().collect();
-    if !containers.keys().copied().eq(owned.iter().copied()) {
-        return Err(format!(
-            "holds containers {:?}, but this core owns {owned:?}",
-            containers.keys().collect::<Vec<_>>()
-        ));
-    }
-    Ok(containers)
 }
 
 /// Keeps the journal moving: submits group commits, acknowledges what became
