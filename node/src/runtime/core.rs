@@ -15,8 +15,8 @@ use super::checkpoint::Checkpoints;
 use super::notify::Notify;
 use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
-use spate_journal::Storage;
 use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
+use spate_journal::Storage;
 
 /// Readers that may wait at the tail of segments of one core.
 const MAX_TAIL_WAITERS: usize = 16_384;
@@ -218,7 +218,6 @@ impl<S: Storage> CoreState<S> {
         self.recent.insert(lsn, payload);
     }
 
-
     /// Registers a reader waiting for `segment` to grow; `None` when too many wait.
     pub fn wait_for_tail(&mut self, segment: &str) -> Option<flume::Receiver<()>> {
         if self.tail_waiters >= MAX_TAIL_WAITERS {
@@ -310,6 +309,12 @@ impl<S: Storage> CoreState<S> {
         for pending in ready {
             let _ = pending.ack.send(pending.reply);
         }
+    }
+
+    /// Gives the journal back (the power-cut tests crash its disk).
+    #[cfg(test)]
+    pub fn into_journal(self) -> Journal<S> {
+        self.journal
     }
 
     /// Nothing appended is waiting to become durable.

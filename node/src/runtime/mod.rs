@@ -12,6 +12,8 @@ mod checkpoint;
 mod core;
 mod dispatch;
 mod notify;
+#[cfg(test)]
+mod power_cuts;
 mod readback;
 mod rebuild;
 mod recent;
