@@ -20,6 +20,7 @@ mod limits;
 mod msg;
 mod name;
 mod status;
+pub mod stream;
 
 pub use decoder::{FrameDecoder, RETAINED_BODY_CAPACITY, Step};
 pub use encode::{FrameBuf, FrameEncoder};
