@@ -1,0 +1,39 @@
+//! What happens to a stream, as recorded in its metadata log.
+
+use spate_wire::stream::{KeyRange, StreamConfig};
+
+/// One entry of a stream's metadata log. Intents (`…Started`, `Created`)
+/// come before the segment work they ask for; completions after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// The stream with its first epoch: segments 0..n over `ranges`.
+    Created {
+        config: StreamConfig,
+        ranges: Vec<KeyRange>,
+        at_ms: u64,
+    },
+    /// The first epoch's segments exist: the stream takes writes.
+    Activated,
+    /// Seal the current segments `seal` and replace them with new segments
+    /// over `ranges` (numbered from the stream's next number, in order).
+    ScaleStarted {
+        seal: Vec<u64>,
+        ranges: Vec<KeyRange>,
+        at_ms: u64,
+    },
+    /// The new segments exist and the sealed ones are sealed: a new epoch.
+    ScaleCompleted,
+    ConfigUpdated {
+        config: StreamConfig,
+    },
+    /// Drop the data before these positions (segment number → offset);
+    /// segments wholly before the cut are deleted.
+    TruncateStarted {
+        positions: Vec<(u64, u64)>,
+    },
+    TruncateCompleted,
+    SealStarted,
+    SealCompleted,
+    /// A sealed stream's segments are being deleted.
+    DeleteStarted,
+}

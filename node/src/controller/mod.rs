@@ -1,0 +1,19 @@
+//! The controller's model of streams: a pure, deterministic state machine.
+//!
+//! A stream's metadata is a log of [`StreamEvent`]s; its state is the fold
+//! of that log ([`StreamState::apply`]). Every workflow (create, scale,
+//! seal, truncate, delete) first records its intent as an event, then does
+//! its segment work, then records completion. The work
+//! ([`StreamState::pending_work`]) is a function of the state alone and each
+//! step is idempotent (creating a segment that exists, sealing a sealed
+//! one), so a node that restarts in the middle of a workflow reads the log
+//! back and finishes it. No I/O here: the runtime stores the log and does
+//! the segment work.
+
+mod events;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use events::StreamEvent;
+pub use state::{Phase, SegmentRecord, StreamError, StreamState, Work};
