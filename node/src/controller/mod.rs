@@ -10,10 +10,12 @@
 //! back and finishes it. No I/O here: the runtime stores the log and does
 //! the segment work.
 
+mod codec;
 mod events;
 mod state;
 #[cfg(test)]
 mod tests;
 
+pub use codec::{CodecError, decode_log, encode_event};
 pub use events::StreamEvent;
 pub use state::{Phase, SegmentRecord, StreamError, StreamState, Work};
