@@ -54,9 +54,12 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// About 12 to 25 seconds of retries in all: enough to ride out a node
+    /// restart, which replays its journal from the last checkpoint and may
+    /// wait up to 3 s for its ports (see the node's README section).
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 10,
+            max_attempts: 20,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_secs(2),
         }
