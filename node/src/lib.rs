@@ -11,5 +11,6 @@
 pub mod config;
 pub mod container;
 pub mod controller;
+mod le_reader;
 pub mod runtime;
 pub mod superblock;

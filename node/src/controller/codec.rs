@@ -27,6 +27,7 @@ use spate_wire::stream::{KeyRange, RetentionPolicy, ScalingPolicy, StreamConfig}
 use thiserror::Error;
 
 use super::events::StreamEvent;
+use crate::le_reader::{LeReader as Reader, ShortRead};
 
 pub const EVENT_VERSION: u8 = 1;
 /// Bytes before each event's body.
@@ -185,7 +186,7 @@ fn put_rate(tag: u8, values: [u32; 3], out: &mut Vec<u8>) {
 }
 
 fn decode_body(body: &[u8]) -> Result<StreamEvent, CodecError> {
-    let mut r = Reader { buf: body, pos: 0 };
+    let mut r = Reader::new(body);
     let version = r.u8()?;
     if version != EVENT_VERSION {
         return Err(CodecError::Version(version));
@@ -223,45 +224,30 @@ fn decode_body(body: &[u8]) -> Result<StreamEvent, CodecError> {
         10 => StreamEvent::DeleteStarted,
         kind => return Err(CodecError::Kind(kind)),
     };
-    if r.pos != body.len() {
+    if r.remaining() != 0 {
         return Err(CodecError::Malformed("bytes after the event"));
     }
     Ok(event)
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+impl From<ShortRead> for CodecError {
+    fn from(_: ShortRead) -> Self {
+        CodecError::Malformed("ends inside a field")
+    }
 }
 
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + N)
-            .ok_or(CodecError::Malformed("ends inside a field"))?;
-        self.pos += N;
-        let mut out = [0; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
-    }
+/// Stream-log fields on top of the shared cursor.
+trait LogFields {
+    fn count(&mut self, item: usize) -> Result<usize, CodecError>;
+    fn ranges(&mut self) -> Result<Vec<KeyRange>, CodecError>;
+    fn config(&mut self) -> Result<StreamConfig, CodecError>;
+}
 
-    fn u8(&mut self) -> Result<u8, CodecError> {
-        Ok(self.take::<1>()?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, CodecError> {
-        self.take().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, CodecError> {
-        self.take().map(u64::from_le_bytes)
-    }
-
+impl LogFields for Reader<'_> {
     /// A count of items of `item` bytes, bounded by the bytes left.
     fn count(&mut self, item: usize) -> Result<usize, CodecError> {
         let count = self.u32()? as usize;
-        if count > (self.buf.len() - self.pos) / item {
+        if count > self.remaining() / item {
             return Err(CodecError::Malformed("a count larger than the event"));
         }
         Ok(count)

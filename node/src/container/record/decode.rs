@@ -9,6 +9,7 @@ use super::{EVENT_HEADER_BYTES, RECORD_HEADER_BYTES, RECORD_VERSION, kind};
 use crate::container::mutation::{Event, Mutation};
 use crate::container::state::ApplyError;
 use crate::container::types::{ContainerId, MutationSeq};
+use crate::le_reader::{LeReader as Reader, ShortRead};
 
 /// Why a journal record could not be replayed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub(crate) struct Record {
 pub fn record_container(record: &[u8]) -> Result<ContainerId, ReplayError> {
     let mut reader = Reader::new(record);
     read_version(&mut reader)?;
-    reader.u32()
+    Ok(reader.u32()?)
 }
 
 /// Decodes a whole record.
@@ -74,36 +75,38 @@ pub(crate) fn decode(record: &[u8]) -> Result<Record, ReplayError> {
     read_version(&mut r)?;
     let container = r.u32()?;
     let seq = r.u64()?;
-    debug_assert_eq!(r.pos, RECORD_HEADER_BYTES - 1);
+    debug_assert_eq!(r.pos(), RECORD_HEADER_BYTES - 1);
     let mutation = match r.u8()? {
         kind::CREATE => Mutation::Create {
-            segment: r.name()?,
+            segment: read_name(&mut r)?,
             created_ms: r.u64()?,
         },
         kind::APPEND => read_append(&mut r)?,
         kind::SEAL => Mutation::Seal {
-            segment: r.name()?,
+            segment: read_name(&mut r)?,
             length: r.u64()?,
         },
         kind::TRUNCATE => Mutation::Truncate {
-            segment: r.name()?,
+            segment: read_name(&mut r)?,
             start_offset: r.u64()?,
         },
         kind::MERGE => Mutation::Merge {
-            target: r.name()?,
-            source: r.name()?,
+            target: read_name(&mut r)?,
+            source: read_name(&mut r)?,
             target_offset: r.u64()?,
             source_length: r.u64()?,
         },
-        kind::DELETE => Mutation::Delete { segment: r.name()? },
+        kind::DELETE => Mutation::Delete {
+            segment: read_name(&mut r)?,
+        },
         kind::SET_ATTRIBUTE => Mutation::SetAttribute {
-            segment: r.name()?,
+            segment: read_name(&mut r)?,
             key: r.u128()?,
             value: r.i64()?,
         },
         other => return Err(ReplayError::UnknownKind(other)),
     };
-    r.finish()?;
+    finish(&r)?;
     Ok(Record {
         container,
         seq,
@@ -119,7 +122,7 @@ fn read_version(r: &mut Reader<'_>) -> Result<(), ReplayError> {
 }
 
 fn read_append(r: &mut Reader<'_>) -> Result<Mutation, ReplayError> {
-    let segment = r.name()?;
+    let segment = read_name(r)?;
     let writer_id = r.u128()?;
     let offset = r.u64()?;
     let count = r.u32()?;
@@ -150,73 +153,30 @@ fn read_append(r: &mut Reader<'_>) -> Result<Mutation, ReplayError> {
     })
 }
 
-/// A bounds-checked cursor over a record.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+impl From<ShortRead> for ReplayError {
+    fn from(short: ShortRead) -> Self {
+        ReplayError::Truncated {
+            at: short.at,
+            needed: short.needed,
+            len: short.len,
+        }
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
+/// A segment name: a `u8` length and that many bytes of a valid name.
+fn read_name(r: &mut Reader<'_>) -> Result<String, ReplayError> {
+    let len = r.u8()? as usize;
+    let at = r.pos();
+    let bytes = r.take(len)?;
+    let name = std::str::from_utf8(bytes).map_err(|_| ReplayError::NameNotUtf8 { at })?;
+    validate_segment_name(name).map_err(|source| ReplayError::BadName { at, source })?;
+    Ok(name.to_owned())
+}
 
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ReplayError> {
-        if n > self.remaining() {
-            return Err(ReplayError::Truncated {
-                at: self.pos,
-                needed: n,
-                len: self.buf.len(),
-            });
-        }
-        let bytes = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(bytes)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], ReplayError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, ReplayError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, ReplayError> {
-        self.array().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, ReplayError> {
-        self.array().map(u64::from_le_bytes)
-    }
-
-    fn i64(&mut self) -> Result<i64, ReplayError> {
-        self.array().map(i64::from_le_bytes)
-    }
-
-    fn u128(&mut self) -> Result<u128, ReplayError> {
-        self.array().map(u128::from_le_bytes)
-    }
-
-    fn name(&mut self) -> Result<String, ReplayError> {
-        let len = self.u8()? as usize;
-        let at = self.pos;
-        let bytes = self.take(len)?;
-        let name = std::str::from_utf8(bytes).map_err(|_| ReplayError::NameNotUtf8 { at })?;
-        validate_segment_name(name).map_err(|source| ReplayError::BadName { at, source })?;
-        Ok(name.to_owned())
-    }
-
-    fn finish(&self) -> Result<(), ReplayError> {
-        match self.remaining() {
-            0 => Ok(()),
-            extra => Err(ReplayError::TrailingBytes(extra)),
-        }
+/// Nothing may follow a record's body.
+fn finish(r: &Reader<'_>) -> Result<(), ReplayError> {
+    match r.remaining() {
+        0 => Ok(()),
+        extra => Err(ReplayError::TrailingBytes(extra)),
     }
 }

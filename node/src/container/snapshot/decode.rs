@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use super::{ChunkRef, SNAPSHOT_VERSION, SegmentSnapshot, Snapshot};
 use crate::container::chunks::JournalData;
+use crate::le_reader::{LeReader as Reader, ShortRead};
 
 /// Why checkpoint bytes (or a snapshot) cannot be restored.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -34,17 +35,17 @@ pub enum SnapshotError {
 
 /// Decodes a checkpoint record.
 pub fn decode_checkpoint(bytes: &[u8]) -> Result<Vec<Snapshot>, SnapshotError> {
-    let mut r = Reader { buf: bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     let version = r.u8()?;
     if version != SNAPSHOT_VERSION {
         return Err(SnapshotError::UnknownVersion(version));
     }
-    let count = r.count(4 + 8 + 4)?;
+    let count = read_count(&mut r, 4 + 8 + 4)?;
     let mut snapshots = Vec::with_capacity(count);
     for _ in 0..count {
         let container = r.u32()?;
         let last_seq = r.u64()?;
-        let segments = r.count(SEGMENT_MIN_BYTES)?;
+        let segments = read_count(&mut r, SEGMENT_MIN_BYTES)?;
         let mut list = Vec::with_capacity(segments);
         for _ in 0..segments {
             list.push(read_segment(&mut r)?);
@@ -55,7 +56,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Vec<Snapshot>, SnapshotError> {
             segments: list,
         });
     }
-    match r.buf.len() - r.pos {
+    match r.remaining() {
         0 => Ok(snapshots),
         extra => Err(SnapshotError::TrailingBytes(extra)),
     }
@@ -66,16 +67,16 @@ const SEGMENT_MIN_BYTES: usize = 2 + 1 + 32 + 12;
 const CHUNK_BYTES: usize = 44;
 
 fn read_segment(r: &mut Reader<'_>) -> Result<SegmentSnapshot, SnapshotError> {
-    let name = r.name()?;
-    let sealed = r.flag()?;
+    let name = read_name(r)?;
+    let sealed = read_flag(r)?;
     let (created_ms, start_offset, length, last_seq) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-    let attributes = (0..r.count(24)?)
+    let attributes = (0..read_count(r, 24)?)
         .map(|_| Ok((r.u128()?, r.i64()?)))
         .collect::<Result<_, SnapshotError>>()?;
-    let writers = (0..r.count(24)?)
+    let writers = (0..read_count(r, 24)?)
         .map(|_| Ok((r.u128()?, r.i64()?)))
         .collect::<Result<_, SnapshotError>>()?;
-    let chunks = (0..r.count(CHUNK_BYTES)?)
+    let chunks = (0..read_count(r, CHUNK_BYTES)?)
         .map(|_| read_chunk(r))
         .collect::<Result<_, SnapshotError>>()?;
     Ok(SegmentSnapshot {
@@ -109,78 +110,41 @@ fn read_chunk(r: &mut Reader<'_>) -> Result<ChunkRef, SnapshotError> {
     })
 }
 
-/// A bounds-checked cursor.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+impl From<ShortRead> for SnapshotError {
+    fn from(short: ShortRead) -> Self {
+        SnapshotError::Truncated {
+            at: short.at,
+            needed: short.needed,
+            len: short.len,
+        }
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
-        if n > self.buf.len() - self.pos {
-            return Err(SnapshotError::Truncated {
-                at: self.pos,
-                needed: n,
-                len: self.buf.len(),
-            });
-        }
-        let bytes = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(bytes)
+fn read_flag(r: &mut Reader<'_>) -> Result<bool, SnapshotError> {
+    let at = r.pos();
+    match r.u8()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        value => Err(SnapshotError::BadFlag { at, value }),
     }
+}
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
+/// A count of items of at least `item_bytes` each: never more than the
+/// remaining bytes could hold, so a corrupt count cannot allocate.
+fn read_count(r: &mut Reader<'_>, item_bytes: usize) -> Result<usize, SnapshotError> {
+    let at = r.pos();
+    let count = r.u32()?;
+    if count as usize > r.remaining() / item_bytes {
+        return Err(SnapshotError::BadCount { at, count });
     }
+    Ok(count as usize)
+}
 
-    fn u8(&mut self) -> Result<u8, SnapshotError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, SnapshotError> {
-        self.array().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
-        self.array().map(u64::from_le_bytes)
-    }
-
-    fn i64(&mut self) -> Result<i64, SnapshotError> {
-        self.array().map(i64::from_le_bytes)
-    }
-
-    fn u128(&mut self) -> Result<u128, SnapshotError> {
-        self.array().map(u128::from_le_bytes)
-    }
-
-    fn flag(&mut self) -> Result<bool, SnapshotError> {
-        let at = self.pos;
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            value => Err(SnapshotError::BadFlag { at, value }),
-        }
-    }
-
-    /// A count of items of at least `item_bytes` each: never more than the
-    /// remaining bytes could hold, so a corrupt count cannot allocate.
-    fn count(&mut self, item_bytes: usize) -> Result<usize, SnapshotError> {
-        let at = self.pos;
-        let count = self.u32()?;
-        if count as usize > (self.buf.len() - self.pos) / item_bytes {
-            return Err(SnapshotError::BadCount { at, count });
-        }
-        Ok(count as usize)
-    }
-
-    fn name(&mut self) -> Result<String, SnapshotError> {
-        let len = self.u8()? as usize;
-        let at = self.pos;
-        let bytes = self.take(len)?;
-        let name = std::str::from_utf8(bytes).map_err(|_| SnapshotError::BadName { at })?;
-        validate_segment_name(name).map_err(|_| SnapshotError::BadName { at })?;
-        Ok(name.to_owned())
-    }
+fn read_name(r: &mut Reader<'_>) -> Result<String, SnapshotError> {
+    let len = r.u8()? as usize;
+    let at = r.pos();
+    let bytes = r.take(len)?;
+    let name = std::str::from_utf8(bytes).map_err(|_| SnapshotError::BadName { at })?;
+    validate_segment_name(name).map_err(|_| SnapshotError::BadName { at })?;
+    Ok(name.to_owned())
 }
