@@ -32,5 +32,5 @@ pub use format::Lsn;
 pub use format::record::RecordKind;
 pub use journal::Journal;
 pub use readback::{ReadBackError, RecordLocation};
-pub use recovery::{Recovered, RecoveredRecord, TornTail};
+pub use recovery::{ChainFile, Inspection, Recovered, RecoveredRecord, TornTail, inspect};
 pub use storage::{Completion, Op, Slot, SlotInfo, Storage};

@@ -364,3 +364,29 @@ fn a_roll_starts_a_new_file_whose_header_lets_released_files_be_recycled() {
     let lsns: Vec<_> = recovered.records.iter().map(|r| r.lsn).collect();
     assert_eq!(lsns, vec![checkpoint, lsn]);
 }
+
+#[test]
+fn inspection_reads_every_record_of_the_chain_and_writes_nothing() {
+    let (mut journal, _) = open(SimDisk::new(12, Faults::default()));
+    append_each_durably(&mut journal, 3, 100);
+    let checkpoint = journal.checkpoint(b"c").expect("checkpoint");
+    journal.flush().expect("flush");
+    append_each_durably(&mut journal, 2, 100);
+    let mut disk = journal.into_storage();
+    let before: Vec<Vec<u8>> = (0..4)
+        .filter_map(|slot| disk.contents(slot).map(<[u8]>::to_vec))
+        .collect();
+    let inspection = spate_journal::inspect(&mut disk, &config()).expect("clean journal");
+    let lsns: Vec<_> = inspection.recovered.records.iter().map(|r| r.lsn).collect();
+    assert_eq!(
+        lsns,
+        (1..=6).collect::<Vec<_>>(),
+        "records before the checkpoint too"
+    );
+    assert_eq!(inspection.recovered.checkpoint, Some(checkpoint));
+    assert_eq!(inspection.chain.len(), 1);
+    let after: Vec<Vec<u8>> = (0..4)
+        .filter_map(|slot| disk.contents(slot).map(<[u8]>::to_vec))
+        .collect();
+    assert!(before == after, "inspection wrote nothing");
+}

@@ -57,7 +57,7 @@ pub struct Recovered {
 
 /// One file of the recovered chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ChainFile {
+pub struct ChainFile {
     pub slot: Slot,
     pub file_seq: u64,
     pub start_lsn: Lsn,
@@ -85,10 +85,48 @@ struct HeaderedFile {
     header: FileHeader,
 }
 
+/// What a read-only look at a journal finds (for tools: `spate journal`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Every record of the chain in LSN order, checkpoints included (not
+    /// only those from the last checkpoint on, as [`Recovered`] holds).
+    pub recovered: Recovered,
+    /// The files recovery would start from, in order.
+    pub chain: Vec<ChainFile>,
+    /// Slots that hold nothing needed.
+    pub free_slots: usize,
+    /// The newest retain LSN a durable file header names.
+    pub retain_lsn: Lsn,
+}
+
+/// Runs recovery's checks on the journal in `storage` without writing
+/// anything: the same chain, the same torn-tail and corruption verdicts.
+pub fn inspect<S: Storage>(
+    storage: &mut S,
+    config: &JournalConfig,
+) -> Result<Inspection, RecoveryError> {
+    let (recovered, layout) = recover_with(storage, config, true)?;
+    Ok(Inspection {
+        recovered,
+        chain: layout.chain,
+        free_slots: layout.free.len(),
+        retain_lsn: layout.header_retain,
+    })
+}
+
 /// Reads the journal in `storage` back.
 pub(crate) fn recover<S: Storage>(
     storage: &mut S,
     config: &JournalConfig,
+) -> Result<(Recovered, Layout), RecoveryError> {
+    recover_with(storage, config, false)
+}
+
+/// `keep_all`: keep the records before the last checkpoint too.
+fn recover_with<S: Storage>(
+    storage: &mut S,
+    config: &JournalConfig,
+    keep_all: bool,
 ) -> Result<(Recovered, Layout), RecoveryError> {
     let slots = storage
         .slots()
@@ -109,7 +147,8 @@ pub(crate) fn recover<S: Storage>(
     free.extend(files.drain(..start).map(|f| f.info));
     let chain_seq = files.last().map_or(0, |f| f.header.file_seq);
     let mut image = AlignedBuf::new(config.file_bytes as usize);
-    let (recovered, chain, tail_offset) = walk_chain(storage, config, &files, &mut image)?;
+    let (recovered, chain, tail_offset) =
+        walk_chain(storage, config, &files, &mut image, keep_all)?;
     let headerless_seq = check_headerless(
         storage,
         config,
@@ -196,6 +235,7 @@ fn walk_chain<S: Storage>(
     config: &JournalConfig,
     files: &[HeaderedFile],
     image: &mut AlignedBuf,
+    keep_all: bool,
 ) -> Result<(Recovered, Vec<ChainFile>, u64), RecoveryError> {
     let mut recovered = Recovered {
         next_lsn: files.first().map_or(1, |f| f.header.start_lsn),
@@ -220,7 +260,9 @@ fn walk_chain<S: Storage>(
         let scan = scan_file(image.as_slice(), &params);
         for record in scan.records {
             if record.kind == RecordKind::Checkpoint {
-                recovered.records.clear();
+                if !keep_all {
+                    recovered.records.clear();
+                }
                 recovered.checkpoint = Some(record.lsn);
             }
             let payload = image.as_slice()[record.payload].to_vec();
