@@ -1,0 +1,51 @@
+//! `spate`, the operator CLI.
+//!
+//! Exit codes scripts can rely on: 0 all is well (a torn journal tail, the
+//! normal result of a crash, counts as well), 1 a check found damage, 2 the
+//! command could not run (bad arguments, unreadable files).
+
+mod journal;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "spate",
+    version,
+    about = "Operate and inspect Spate storage nodes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Offline inspection of journal directories (the node may be stopped
+    /// or running; nothing is written).
+    #[command(subcommand)]
+    Journal(journal::JournalCommand),
+}
+
+/// How a command ended, for the exit code.
+pub enum Outcome {
+    Healthy,
+    Damaged,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Journal(command) => journal::run(command),
+    };
+    match result {
+        Ok(Outcome::Healthy) => ExitCode::SUCCESS,
+        Ok(Outcome::Damaged) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("spate: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
