@@ -178,6 +178,11 @@ impl SimFs {
         }
     }
 
+    /// Restarts the generator behind random power cuts.
+    pub fn reseed(&self, seed: u64) {
+        lock(&self.state).rng = SmallRng::seed_from_u64(seed);
+    }
+
     /// Handles for every directory, in order.
     pub fn dirs(&self) -> Vec<SimDir> {
         // The count first: a guard in the range expression would live
@@ -366,7 +371,9 @@ fn torn(rng: &mut SmallRng, old: &[u8], new: &[u8]) -> Vec<u8> {
         let source = if rng.random_bool(0.5) { new } else { old };
         let at = i * SECTOR;
         let available = source.len().saturating_sub(at).min(sector.len());
-        sector[..available].copy_from_slice(&source[at..at + available]);
+        if available > 0 {
+            sector[..available].copy_from_slice(&source[at..at + available]);
+        }
     }
     out
 }
