@@ -47,9 +47,9 @@ struct ShardWrite<'a> {
 impl<F: TierFs> Tier<F> {
     /// Stores `data` as the segment's bytes from `offset` on, in stripes of
     /// the configured geometry (the last one partial if `data` ends short of
-    /// a full stripe). `offset` must be where the segment's tier data ends;
-    /// a segment new to the tier (or emptied by truncation) may start at any
-    /// offset at or past that.
+    /// a full stripe). `offset` must be where the segment's tier data ends,
+    /// except that a segment new to the tier (or deleted from it) starts at
+    /// any offset, and one emptied by truncation at any offset past its end.
     pub fn append(
         &mut self,
         segment: &str,
@@ -74,8 +74,9 @@ impl<F: TierFs> Tier<F> {
             Some(current) => (*current).clone(),
             None => Manifest::empty(segment, offset),
         };
-        if next.stripes.is_empty() && offset >= next.end {
-            // A new (or emptied, or deleted) segment starts where it is told.
+        if next.deleted || (next.stripes.is_empty() && offset >= next.end) {
+            // A new, emptied or deleted (a new life of the name) segment
+            // starts where it is told; only stripe numbers carry on.
             next.deleted = false;
             next.start = offset;
             next.end = offset;
