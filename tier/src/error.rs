@@ -86,6 +86,10 @@ pub enum CommitError {
     },
     #[error("append of no bytes")]
     Empty,
+    /// The segment's manifest would pass its maximum size: the segment
+    /// holds as much as the tier stores for one segment.
+    #[error("segment {segment:?}: too large for one tier manifest")]
+    TooLarge { segment: String },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }

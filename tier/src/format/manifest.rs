@@ -48,10 +48,15 @@ pub const MANIFEST_VERSION: u16 = 1;
 const FIXED_LEN: usize = 56;
 const ENTRY_FIXED_LEN: usize = 28;
 const FLAG_DELETED: u16 = 1;
-/// Largest manifest accepted: bounds what loading one allocates. About a
-/// million stripes of 4+2, i.e. 4 PiB of 1 MiB cells in one segment.
+/// Largest manifest accepted: bounds what loading one allocates. About 1.1
+/// million stripes of 4+2, i.e. 4.4 TiB of one segment in 4 MiB stripes.
 pub const MAX_MANIFEST_BYTES: usize = 64 << 20;
 const WHAT: &str = "manifest";
+
+/// Bytes of a stripe entry of `geometry` in a manifest.
+pub fn entry_len(geometry: super::Geometry) -> usize {
+    ENTRY_FIXED_LEN + 5 * geometry.shards()
+}
 
 /// One committed stripe.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +86,7 @@ impl StripeEntry {
     }
 
     fn encoded_len(&self) -> usize {
-        ENTRY_FIXED_LEN + 5 * self.geometry.shards()
+        entry_len(self.geometry)
     }
 }
 
@@ -174,20 +179,25 @@ impl Manifest {
         (i < self.stripes.len() && self.stripes[i].offset <= offset).then_some(i)
     }
 
-    pub fn encode(&self) -> Vec<u8> {
-        assert_eq!(
-            self.check(),
-            Ok(()),
-            "manifest to write breaks an invariant"
-        );
-        let total: usize = FIXED_LEN
+    /// Bytes of the encoded manifest.
+    pub fn encoded_len(&self) -> usize {
+        FIXED_LEN
             + self.segment.len()
             + self
                 .stripes
                 .iter()
                 .map(StripeEntry::encoded_len)
                 .sum::<usize>()
-            + 4;
+            + 4
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        assert_eq!(
+            self.check(),
+            Ok(()),
+            "manifest to write breaks an invariant"
+        );
+        let total = self.encoded_len();
         assert!(total <= MAX_MANIFEST_BYTES, "manifest of {total} bytes");
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(&MANIFEST_MAGIC);

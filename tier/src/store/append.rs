@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use super::files::{sync_dir, write_renamed};
 use super::{Tier, check_name, lock};
 use crate::error::{CommitError, FsError};
-use crate::format::manifest::{Manifest, StripeEntry};
+use crate::format::manifest::{MAX_MANIFEST_BYTES, Manifest, StripeEntry, entry_len};
 use crate::format::names::{name_hash, segment_key, shard_file};
 use crate::format::shard::{CellId, SHARD_HEADER_LEN, ShardHeader, cell_crc};
 use crate::fs::TierFs;
@@ -89,8 +89,17 @@ impl<F: TierFs> Tier<F> {
             });
         }
 
+        // Refuse before writing anything a manifest too large to store.
+        let geometry = self.config.geometry();
+        let new_stripes = (data.len() as u64).div_ceil(geometry.stripe_capacity()) as usize;
+        if next.encoded_len() + new_stripes * entry_len(geometry) > MAX_MANIFEST_BYTES {
+            return Err(CommitError::TooLarge {
+                segment: segment.to_owned(),
+            });
+        }
+
         let mut written = Vec::new();
-        let capacity = self.config.geometry().stripe_capacity() as usize;
+        let capacity = geometry.stripe_capacity() as usize;
         let mut new_entries = Vec::new();
         let result = (|| {
             let mut stripe_offset = offset;
