@@ -286,3 +286,36 @@ fn reads_outside_the_data_are_refused() {
         b""
     );
 }
+
+#[test]
+fn concurrent_reads_under_damage_agree() {
+    // Reads share the tier (manifest cache, codec) across threads, and each
+    // read's shard fetches finish in whatever order the threads run.
+    let (sim, data) = setup();
+    hurt(&sim, 0, 1, Hurt::FlipCell);
+    hurt(&sim, 1, 3, Hurt::Delete);
+    hurt(&sim, 2, 0, Hurt::Truncate);
+    let tier = Tier::open(sim.dirs(), config(4, 2, 256)).expect("opens");
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let (tier, data) = (&tier, &data);
+            scope.spawn(move || {
+                let mut rng = SmallRng::seed_from_u64(t);
+                for _ in 0..200 {
+                    let from = rng.random_range(0..LEN);
+                    let len = rng.random_range(0..=LEN - from);
+                    let out = tier.read(SEGMENT, 1000 + from as u64, len).expect("reads");
+                    assert_eq!(out.data, data[from..from + len]);
+                }
+            });
+        }
+    });
+    assert!(
+        tier.status()
+            .dirs
+            .iter()
+            .map(|d| d.damage_found)
+            .sum::<u64>()
+            > 0
+    );
+}

@@ -229,7 +229,7 @@ impl Manifest {
         }
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
-        debug_assert_eq!(out.len(), total);
+        assert_eq!(out.len(), total, "manifest length as computed");
         out
     }
 
