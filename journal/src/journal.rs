@@ -187,7 +187,10 @@ impl<S: Storage> Journal<S> {
     }
 
     /// Prepares the spare file, unless every file holds unreleased records
-    /// (then appends answer `Busy` until the caller releases some).
+    /// (then appends answer `Busy` until the caller releases some). A
+    /// failure (a full disk) is not fatal for a journal that holds records:
+    /// they stay readable, the last file may still have room, and the
+    /// preparation is tried again on [`retry_preparation`](Self::retry_preparation).
     fn prepare_spare(&mut self) -> Result<(), OpenError> {
         while let Some(slot) = self.files.next_to_prepare() {
             let op = Op::Prepare {
@@ -197,9 +200,43 @@ impl<S: Storage> Journal<S> {
             self.storage.submit(PREPARE_TOKEN | u64::from(slot), op);
             let result = self.wait_for_one().result;
             self.files.prepared(slot, result.is_ok());
-            result.map_err(OpenError::Prepare)?;
+            if let Err(error) = result {
+                // A journal that holds nothing and cannot make a file could
+                // never take a record: say so now, not at the first append.
+                if !self.files.has_live() {
+                    return Err(OpenError::Prepare(error));
+                }
+                self.prepare_error = Some(error.kind());
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Allows file preparation again after one failed (see
+    /// [`prepare_error`](Self::prepare_error)); the caller paces the
+    /// retries, the journal has no clock.
+    pub fn retry_preparation(&mut self) {
+        self.files.retry_preparation();
+    }
+
+    /// Whether an append of `payload_len` bytes now would wait for a file
+    /// that is not prepared: a queued batch already waits for one, or the
+    /// record does not fit what is left of the current file. With
+    /// preparations failing, such an append waits until space returns.
+    pub fn append_would_wait_for_a_file(&self, payload_len: usize) -> bool {
+        if self.files.ready_count() > 0 {
+            return false;
+        }
+        if self.queue.iter().any(|b| b.opens_file) {
+            return true;
+        }
+        if self.queue.back().is_some_and(|b| b.fits(payload_len)) {
+            return false;
+        }
+        let footprint =
+            (record_footprint(payload_len) as u64).next_multiple_of(crate::BLOCK as u64);
+        self.tail_opens_file || self.tail.offset + footprint > self.config.file_bytes
     }
 
     /// Waits for the single outstanding operation (only used while opening).

@@ -167,6 +167,9 @@ fn run_incarnation(
                     let below = rng.random_range(0..=checkpoint);
                     journal.release(below);
                 }
+                // The caller's pacing of preparation retries (the node's
+                // timer) after an injected ENOSPC.
+                journal.retry_preparation();
             }
             _ => {
                 let before = journal.durable_lsn();

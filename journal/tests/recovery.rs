@@ -390,3 +390,51 @@ fn inspection_reads_every_record_of_the_chain_and_writes_nothing() {
         .collect();
     assert!(before == after, "inspection wrote nothing");
 }
+
+#[test]
+fn a_full_disk_holds_preparation_back_until_the_caller_retries() {
+    let full = Faults {
+        prepare_error_per_mille: 1000,
+        ..Faults::default()
+    };
+    // A fresh journal on a full disk cannot hold anything: refused.
+    assert!(matches!(
+        Journal::open(SimDisk::new(13, full), config()),
+        Err(OpenError::Prepare(_))
+    ));
+    let (mut journal, _) = open(SimDisk::new(13, Faults::default()));
+    journal.append(RecordKind::Data, &[0; 100]).expect("append");
+    journal.flush().expect("flush");
+    // The disk fills: the spare is used up and no other can be made.
+    journal.storage_mut().set_faults(full);
+    journal.roll();
+    journal
+        .append(RecordKind::Data, &[1; 100])
+        .expect("into the spare");
+    journal.flush().expect("flush");
+    assert!(journal.prepare_error().is_some());
+    while !journal.append_would_wait_for_a_file(100) {
+        journal
+            .append(RecordKind::Data, &[2; 100])
+            .expect("room left");
+        journal.flush().expect("flush");
+    }
+    let errors = journal.storage_mut().stats().prepare_errors;
+    let lsn = journal.append(RecordKind::Data, &[3; 100]).expect("queued");
+    for _ in 0..1000 {
+        journal.poll(false).expect("poll");
+    }
+    assert_eq!(
+        journal.storage_mut().stats().prepare_errors,
+        errors,
+        "no retry without the caller's word: a full disk is not spun on"
+    );
+    assert!(journal.durable_lsn() <= lsn, "the record waits for a file");
+    // Space returns; the caller retries.
+    journal.storage_mut().set_faults(Faults::default());
+    journal.retry_preparation();
+    journal.flush().expect("flush");
+    assert!(journal.durable_lsn() > lsn);
+    assert!(journal.prepare_error().is_none());
+    assert!(!journal.append_would_wait_for_a_file(100));
+}

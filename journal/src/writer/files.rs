@@ -31,6 +31,10 @@ pub(crate) struct FileTable {
     to_prepare: VecDeque<Slot>,
     preparing: Option<Slot>,
     next_new_slot: Slot,
+    /// A preparation failed: none is tried again until the caller says so
+    /// (the journal has no clock; retrying at every poll would spin on a
+    /// full disk).
+    held_back: bool,
 }
 
 impl FileTable {
@@ -42,6 +46,7 @@ impl FileTable {
             to_prepare: free.into(),
             preparing: None,
             next_new_slot,
+            held_back: false,
         };
         table.to_prepare.make_contiguous().sort_unstable();
         table
@@ -65,7 +70,7 @@ impl FileTable {
     /// The next slot to prepare, if a spare is wanted and none is being
     /// prepared. Marks it as being prepared.
     pub fn next_to_prepare(&mut self) -> Option<Slot> {
-        if self.preparing.is_some() || self.ready.len() >= SPARE_FILES {
+        if self.held_back || self.preparing.is_some() || self.ready.len() >= SPARE_FILES {
             return None;
         }
         if self.to_prepare.is_empty() && self.known_slots() < self.max_files as usize {
@@ -94,10 +99,16 @@ impl FileTable {
         if ok {
             self.ready.push_back(slot);
         } else {
-            // Tried again on a later poll: out of space is not fatal for
-            // what is already written.
+            // Tried again once the caller allows it: out of space is not
+            // fatal for what is already written.
             self.to_prepare.push_front(slot);
+            self.held_back = true;
         }
+    }
+
+    /// Allows the next preparation after a failed one.
+    pub fn retry_preparation(&mut self) {
+        self.held_back = false;
     }
 
     /// Starts writing file `file_seq` at `start_lsn` in a ready slot; the file
@@ -131,6 +142,11 @@ impl FileTable {
             .iter()
             .take_while(|f| f.end_lsn.is_some_and(|end| end <= lsn))
             .count()
+    }
+
+    /// Whether any file holds records (or is being written).
+    pub fn has_live(&self) -> bool {
+        !self.live.is_empty()
     }
 
     /// Slots not holding live records, counting those not created yet.

@@ -15,7 +15,9 @@ use super::checkpoint::Checkpoints;
 use super::notify::Notify;
 use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
-use crate::container::{Container, ContainerId, Execution, MutationSeq, ReadOutcome};
+use crate::container::{
+    Container, ContainerId, Execution, MAX_APPEND_OVERHEAD_BYTES, MutationSeq, ReadOutcome,
+};
 use spate_journal::Storage;
 
 /// Readers that may wait at the tail of segments of one core.
@@ -171,6 +173,9 @@ impl<S: Storage> CoreState<S> {
     /// the last file.
     fn journal_full(&self, request: &spate_wire::Request) -> Option<Reply> {
         use spate_wire::Request as R;
+        if let Some(full) = self.disk_full(request) {
+            return Some(full);
+        }
         let reserve = match request {
             R::Append(_) | R::AppendBatch(_) | R::ConditionalAppend(_) => APPEND_RESERVE_FILES,
             R::CreateSegment(_)
@@ -197,6 +202,36 @@ impl<S: Storage> CoreState<S> {
                 self.index
             ),
         }))
+    }
+
+    /// The refusal of a mutation that would wait for a journal file the disk
+    /// has no room for: answered now, retryable, instead of parked until
+    /// space returns.
+    fn disk_full(&self, request: &spate_wire::Request) -> Option<Reply> {
+        let error = self.journal.prepare_error()?;
+        let bytes = mutation_bytes(request)?;
+        if !self.journal.append_would_wait_for_a_file(bytes) {
+            return None;
+        }
+        Some(Reply::Error(ErrorReply {
+            status: StatusCode::StorageFull.code(),
+            retry: RetryAdvice::Retry,
+            message: format!(
+                "core {}: its journal needs a new file and the journal's disk cannot hold one \
+                 ({error:?}); nothing acknowledged is affected. Retry once space is freed",
+                self.index
+            ),
+        }))
+    }
+
+    /// Whether preparing a journal file failed; the driver then retries it
+    /// on a timer ([`retry_preparation`](Self::retry_preparation)).
+    pub fn preparation_failing(&self) -> bool {
+        self.journal.prepare_error().is_some()
+    }
+
+    pub fn retry_preparation(&mut self) {
+        self.journal.retry_preparation();
     }
 
     /// The slot of journal file `file_seq`, while it holds live records.
@@ -361,6 +396,26 @@ impl<S: Storage> CoreState<S> {
             self.journal.durable_lsn()
         )
     }
+}
+
+/// An upper bound on the journal record a mutation request makes; `None`
+/// for requests that write nothing.
+fn mutation_bytes(request: &spate_wire::Request) -> Option<usize> {
+    use spate_wire::Request as R;
+    // Headers, names and per-event fields, generously.
+    let overhead = MAX_APPEND_OVERHEAD_BYTES;
+    Some(match request {
+        R::Append(a) => a.payload.len() + overhead,
+        R::ConditionalAppend(a) => a.payload.len() + overhead,
+        R::AppendBatch(b) => b.events.iter().map(|e| e.payload.len() + overhead).sum(),
+        R::CreateSegment(_)
+        | R::Seal(_)
+        | R::Truncate(_)
+        | R::Merge(_)
+        | R::Delete(_)
+        | R::UpdateAttribute(_) => 2 * overhead,
+        _ => return None,
+    })
 }
 
 fn unavailable(reason: &str) -> Reply {

@@ -196,6 +196,10 @@ pub async fn core_main(
     let _ = events.send(CoreEvent::Stopped { core, summary });
 }
 
+/// How often a core tries again to prepare a journal file after the disk
+/// refused one.
+const PREPARE_RETRY: Duration = Duration::from_millis(200);
+
 /// Opens the journal (recovering it) and replays every record into the
 /// containers this core owns.
 fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
@@ -248,7 +252,13 @@ async fn drive(
             });
             return;
         }
-        driver.wait().await;
+        if state.borrow().preparation_failing() {
+            // A full disk: try again on a timer, not at every wake-up.
+            futures_lite::future::or(driver.wait(), glommio::timer::sleep(PREPARE_RETRY)).await;
+            state.borrow_mut().retry_preparation();
+        } else {
+            driver.wait().await;
+        }
     }
 }
 

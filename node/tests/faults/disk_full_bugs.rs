@@ -1,8 +1,7 @@
-//! Regression tests for what the disk-full cases found. Each is named after
-//! the bug it caught and stays `#[ignore]`d until the fix lands (in the
-//! journal's file table or the core's admission of appends, which these
-//! tests cannot change); run them with
-//! `cargo test -p spate-node --test faults -- --ignored`.
+//! Regression tests for what the disk-full cases found, each named after
+//! the bug it caught: appends parked in silence on a full journal disk,
+//! failed file preparations retried in a busy loop, and a node that would
+//! not restart on a full disk.
 //!
 //! They use the injected ENOSPC (allocating preparations fail while a
 //! trigger file exists), so they run without root.
@@ -49,7 +48,6 @@ fn wait_for_log(node: &FaultyNode, line: &str) {
 }
 
 #[test]
-#[ignore = "known bug: on a full journal disk an append waits for space with no reply"]
 fn a_full_journal_disk_answers_appends_with_a_retryable_error_instead_of_silence() {
     let (node, trigger) = node_on_a_full_disk("bug-silence", None);
     let mut conn = Conn::open(node.addr, REPLY_TIMEOUT);
@@ -106,7 +104,6 @@ fn a_full_journal_disk_answers_appends_with_a_retryable_error_instead_of_silence
 }
 
 #[test]
-#[ignore = "known bug: a failed journal file preparation is retried at once, in a busy loop"]
 fn a_failed_file_preparation_is_not_retried_in_a_busy_loop() {
     // Debug logging shows every injected failure, numbered.
     let (node, _trigger) = node_on_a_full_disk("bug-busy-loop", Some("info,spate_node=debug"));
@@ -125,7 +122,6 @@ fn a_failed_file_preparation_is_not_retried_in_a_busy_loop() {
 }
 
 #[test]
-#[ignore = "known bug: a node restarted while its journal disk is full refuses to start"]
 fn a_node_restarted_on_a_full_journal_disk_starts_and_serves_what_it_holds() {
     let (node, trigger) = node_on_a_full_disk("bug-restart", None);
     let plan = Some(format!("prepare:file={}", trigger.display()));
