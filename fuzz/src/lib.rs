@@ -6,4 +6,5 @@
 pub mod node_checkpoint;
 pub mod node_common;
 pub mod node_records;
+pub mod node_stream_log;
 pub mod wire_messages;

@@ -1,6 +1,7 @@
 //! A bounded fuzz run in `cargo test` of what the node decodes from disk and
 //! the network: container journal records (replay), metadata checkpoints
-//! (restore), and every wire message body (framed, validated, round-tripped).
+//! (restore), stream metadata logs (decode, replay), and every wire message
+//! body (framed, validated, round-tripped).
 //!
 //! The entry points are the coverage-guided targets' own (`fuzz/src`, run by
 //! `ci/fuzz`), included here so both check the same properties. Inputs are
@@ -14,6 +15,8 @@ mod node_checkpoint;
 mod node_common;
 #[path = "../../fuzz/src/node_records.rs"]
 mod node_records;
+#[path = "../../fuzz/src/node_stream_log.rs"]
+mod node_stream_log;
 #[path = "../../fuzz/src/wire_messages.rs"]
 mod wire_messages;
 
@@ -63,6 +66,28 @@ fn checkpoints_survive_damage() {
     }
     let corpus = replay_corpus("node_checkpoint", node_checkpoint::restore_checkpoint);
     println!("node checkpoint fuzz: {cases} generated cases and {corpus} corpus files, no panic");
+}
+
+#[test]
+fn stream_logs_survive_damage() {
+    let seeds: Vec<Vec<u8>> = std::fs::read_dir(corpus_dir("node_stream_log"))
+        .expect("the saved corpus")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("seed"))
+        .collect();
+    assert!(!seeds.is_empty(), "the stream log corpus has seeds");
+    // The seeds are whole, valid logs: they decode (and so replay).
+    for seed in &seeds {
+        assert!(spate_node::controller::decode_log(seed).is_ok());
+    }
+    let mut rng = SmallRng::seed_from_u64(11);
+    let cases = cases();
+    for i in 0..cases {
+        let mut bytes = seeds[i as usize % seeds.len()].clone();
+        mutate(&mut rng, &mut bytes);
+        node_stream_log::replay_log(&bytes);
+    }
+    let corpus = replay_corpus("node_stream_log", node_stream_log::replay_log);
+    println!("stream log fuzz: {cases} generated cases and {corpus} corpus files, no panic");
 }
 
 #[test]
