@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::time::Duration;
 
+use glommio::sync::Semaphore;
 use spate_wire::{ErrorReply, Reply, Request, StatusCode};
 
 use super::core::{CoreState, Started};
@@ -82,6 +83,18 @@ pub async fn serve_local(
     }
 }
 
+/// Reads of evicted data that may read the journal back at once, per core.
+/// Each holds its journal read (up to a record, 16 MiB) and the pieces it
+/// takes from it; a thousand readers of evicted data must not hold a
+/// thousand of those at once. Two keep the disk busy: each is one large read.
+const READBACKS_PER_CORE: u64 = 2;
+
+thread_local! {
+    /// The loads of one core. Thread-local because each core is one thread
+    /// (its executor) and loads run on the core that owns the data.
+    static READBACKS: Rc<Semaphore> = Rc::new(Semaphore::new(READBACKS_PER_CORE));
+}
+
 /// A read; at the tail of an open segment it waits up to `wait_ms` for data.
 async fn serve_read(
     state: &Rc<RefCell<CoreState>>,
@@ -96,10 +109,7 @@ async fn serve_read(
         let ReadOutcome::AtTail = outcome else {
             return match outcome {
                 ReadOutcome::Reply(reply) => reply,
-                ReadOutcome::Load(plan) => {
-                    let max_record = state.borrow().max_record_bytes();
-                    readback::load(state, plan, max_record).await
-                }
+                ReadOutcome::Load(_) => load(state, container, &read).await,
                 ReadOutcome::AtTail => unreachable!("handled above"),
             };
         };
@@ -121,6 +131,33 @@ async fn serve_read(
             timeout,
         )
         .await;
+    }
+}
+
+/// Reads evicted data back from the journal, once one of the core's
+/// read-back places is free. The plan is made again after the wait: the
+/// data may have moved (released, truncated) or come back into memory.
+async fn load(
+    state: &Rc<RefCell<CoreState>>,
+    container: ContainerId,
+    read: &spate_wire::Read,
+) -> Reply {
+    let readbacks = READBACKS.with(Rc::clone);
+    // Only a closed semaphore fails, and nothing closes this one.
+    let _place = readbacks.acquire_static_permit(1).await.ok();
+    let outcome = state
+        .borrow()
+        .read(container, &read.segment, read.offset, read.max_bytes);
+    match outcome {
+        ReadOutcome::Reply(reply) => reply,
+        ReadOutcome::Load(plan) => {
+            let max_record = state.borrow().max_record_bytes();
+            readback::load(state, plan, max_record).await
+        }
+        // The segment was at a length past this offset a moment ago, and a
+        // segment never shrinks: only a deleted and recreated one could be
+        // here. Its length is what an empty read reports.
+        ReadOutcome::AtTail => empty_read(state, container, read),
     }
 }
 

@@ -3,6 +3,8 @@
 //! restart after SIGKILL, routing across cores, and malformed input.
 
 mod client;
+mod overload;
+mod overload_tools;
 mod settings;
 mod support;
 
