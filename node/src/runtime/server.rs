@@ -2,9 +2,17 @@
 //!
 //! A connection is two tasks on its core: the reader decodes frames and
 //! starts a task per request; the writer sends encoded replies in the order
-//! they finish. The reader stops reading (backpressure) while the connection
+//! they finish. A request counts against its connection's in-flight limits
+//! from when it is read until its reply has been written to the socket (or
+//! dropped with the connection), and a read's data takes reply room first
+//! (`room`). The reader stops reading (backpressure) while the connection
 //! has its maximum of unanswered requests, or while the core's journal is
-//! behind; nothing on this path grows without bound.
+//! behind; nothing on this path grows without bound, however slowly a
+//! client reads.
+
+mod in_flight;
+mod reads;
+mod room;
 
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -14,12 +22,15 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use spate_wire::{
-    DecodeError, Decoded, FrameDecoder, FrameEncoder, HelloReply, Limits, Reply, RequestRef,
-    StatusCode, Step,
+    DecodeError, Decoded, FrameDecoder, FrameEncoder, HelloReply, Limits, Reply, Request,
+    RequestRef, StatusCode, Step,
 };
 
 use super::dispatch::{CoreContext, error};
 use super::notify::Notify;
+use in_flight::{InFlight, Outgoing, Ticket};
+use reads::read_within_room;
+use room::{CoreRoom, Floor};
 
 /// Replies queued for the writer of one connection.
 const REPLY_QUEUE: usize = 256;
@@ -39,6 +50,7 @@ pub async fn accept_loop(
     stop: Notify,
 ) {
     let connections = Rc::new(Cell::new(0u32));
+    let room = CoreRoom::new();
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             stop.wait().await;
@@ -54,10 +66,11 @@ pub async fn accept_loop(
             }
         };
         let (ctx, facts, connections) = (ctx.clone(), facts.clone(), connections.clone());
+        let room = room.clone();
         glommio::spawn_local(async move {
             connections.set(connections.get() + 1);
             let over = connections.get() > facts.limits.max_connections;
-            if let Err(e) = serve_connection(stream, &ctx, &facts, over).await {
+            if let Err(e) = serve_connection(stream, &ctx, &facts, &room, over).await {
                 tracing::debug!(core = ctx.index, error = %e, "connection closed");
             }
             connections.set(connections.get() - 1);
@@ -81,28 +94,33 @@ fn write_half(stream: &TcpStream) -> std::io::Result<TcpStream> {
 struct Connection<'a> {
     ctx: &'a Rc<CoreContext>,
     facts: &'a NodeFacts,
-    replies: Rc<LocalSender<Vec<u8>>>,
+    replies: Rc<LocalSender<Outgoing>>,
     encoder: Rc<Cell<Option<FrameEncoder>>>,
-    in_flight: Rc<Cell<u32>>,
-    /// Bytes of the request frames in `in_flight`.
-    in_flight_bytes: Rc<Cell<u64>>,
-    finished: Notify,
+    in_flight: Rc<InFlight>,
+    room: CoreRoom,
+    floor: Floor,
 }
 
 async fn serve_connection(
     mut stream: TcpStream,
     ctx: &Rc<CoreContext>,
     facts: &NodeFacts,
+    room: &CoreRoom,
     over_limit: bool,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = write_half(&stream)?;
-    let (replies, queued) = local_channel::new_bounded::<Vec<u8>>(REPLY_QUEUE);
+    let (replies, queued) = local_channel::new_bounded::<Outgoing>(REPLY_QUEUE);
     let writer_task = glommio::spawn_local(async move {
-        while let Some(frame) = queued.recv().await {
-            if writer.write_all(&frame).await.is_err() {
-                return;
+        let mut broken = false;
+        while let Some(Outgoing { frame, ticket }) = queued.recv().await {
+            // Once the socket is broken, replies are dropped unwritten so
+            // that the connection can finish.
+            if !broken && writer.write_all(&frame).await.is_err() {
+                broken = true;
             }
+            // Written or dropped: the request is answered, its room free.
+            drop(ticket);
         }
     });
     let conn = Connection {
@@ -110,9 +128,9 @@ async fn serve_connection(
         facts,
         replies: Rc::new(replies),
         encoder: Rc::new(Cell::new(None)),
-        in_flight: Rc::new(Cell::new(0)),
-        in_flight_bytes: Rc::new(Cell::new(0)),
-        finished: Notify::default(),
+        in_flight: Rc::new(InFlight::default()),
+        room: room.clone(),
+        floor: Floor::new(),
     };
     if over_limit {
         conn.send(
@@ -126,8 +144,8 @@ async fn serve_connection(
     } else {
         read_frames(&mut stream, &conn).await;
     }
-    while conn.in_flight.get() > 0 {
-        conn.finished.wait().await;
+    while conn.in_flight.requests() > 0 {
+        conn.in_flight.done.wait().await;
     }
     drop(conn);
     writer_task.await;
@@ -139,7 +157,7 @@ async fn read_frames(stream: &mut TcpStream, conn: &Connection<'_>) {
     let mut input = vec![0u8; READ_BUFFER];
     loop {
         while conn.saturated() {
-            conn.finished.wait().await;
+            conn.in_flight.done.wait().await;
         }
         let n = match stream.read(&mut input).await {
             Ok(0) | Err(_) => return,
@@ -173,8 +191,8 @@ impl Connection<'_> {
     /// requests or bytes, or the core's journal is behind.
     fn saturated(&self) -> bool {
         let limits = &self.facts.limits;
-        self.in_flight.get() >= limits.max_in_flight_requests
-            || self.in_flight_bytes.get() >= limits.max_in_flight_bytes
+        self.in_flight.requests() >= limits.max_in_flight_requests
+            || self.in_flight.bytes() >= limits.max_in_flight_bytes
             || !self.ctx.state.borrow().accepting()
     }
 
@@ -254,29 +272,33 @@ impl Connection<'_> {
 
     /// Serves a request in a task of its own, so a slow one (a read waiting
     /// at the tail) does not hold up the others.
-    fn start(&self, request: spate_wire::Request, id: u64, frame_bytes: u64) {
-        self.in_flight.set(self.in_flight.get() + 1);
-        self.in_flight_bytes
-            .set(self.in_flight_bytes.get() + frame_bytes);
-        let in_flight_bytes = self.in_flight_bytes.clone();
-        let (ctx, replies, encoder, in_flight, finished) = (
-            self.ctx.clone(),
-            self.replies.clone(),
-            self.encoder.clone(),
-            self.in_flight.clone(),
-            self.finished.clone(),
-        );
+    fn start(&self, request: Request, id: u64, frame_bytes: u64) {
+        let mut ticket = Ticket::take(&self.in_flight, frame_bytes);
+        let (ctx, replies, encoder) =
+            (self.ctx.clone(), self.replies.clone(), self.encoder.clone());
+        let (room, floor) = (self.room.clone(), self.floor.clone());
         let max_frame = self.facts.limits.max_frame_bytes;
         glommio::spawn_local(async move {
-            let reply = ctx.serve(request).await;
+            let reply = match request {
+                Request::Read(read) => {
+                    let (reply, grant) =
+                        read_within_room(&ctx, read, (&room, &floor), max_frame).await;
+                    ticket.hold(grant);
+                    reply
+                }
+                request => ctx.serve(request).await,
+            };
             let mut frame = Vec::new();
             let encoder = take_encoder(&encoder, max_frame);
             if encoder.encode(&reply, id, &mut frame).is_ok() {
-                let _ = replies.send(frame).await;
+                // The reply's data now lives in `frame`; free it early.
+                drop(reply);
+                let outgoing = Outgoing {
+                    frame,
+                    ticket: Some(ticket),
+                };
+                let _ = replies.send(outgoing).await;
             }
-            in_flight.set(in_flight.get() - 1);
-            in_flight_bytes.set(in_flight_bytes.get() - frame_bytes);
-            finished.signal();
         })
         .detach();
     }
@@ -289,7 +311,11 @@ impl Connection<'_> {
         let encoder = take_encoder(&self.encoder, self.facts.limits.max_frame_bytes);
         let mut frame = Vec::new();
         if encoder.encode(reply, id, &mut frame).is_ok() {
-            let _ = self.replies.send(frame).await;
+            let outgoing = Outgoing {
+                frame,
+                ticket: None,
+            };
+            let _ = self.replies.send(outgoing).await;
         }
     }
 }

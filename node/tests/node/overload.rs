@@ -3,14 +3,19 @@
 //! hold the node to is far above what a node that bounds its replies needs
 //! and far below what one that does not takes (gigabytes).
 
-use spate_wire::{MAX_EVENT_BYTES, Read, Request};
+use spate_wire::{
+    DEFAULT_MAX_FRAME_BYTES, MAX_EVENT_BYTES, Ping, READ_DATA_OVERHEAD, Read, Reply, Request,
+};
 
 use crate::overload_tools::*;
 use crate::support::{Conn, Node, Sizes};
 
 const MIB: u64 = 1 << 20;
 const PEAK_BOUND: u64 = 400 * MIB;
+/// Four largest events: most of it evicted from the 8 MiB its container may keep.
+const EVENTS: u64 = 4;
 const EVENT_BYTES: u64 = MAX_EVENT_BYTES as u64;
+const SEGMENT_BYTES: u64 = EVENTS * EVENT_BYTES;
 
 fn small_node(name: &str) -> Node {
     Node::start_sized(
@@ -21,6 +26,66 @@ fn small_node(name: &str) -> Node {
             journal_files: 16,
         },
     )
+}
+
+fn largest_read(offset: u64) -> Request {
+    Request::Read(Read {
+        segment: "s/big".into(),
+        offset,
+        max_bytes: DEFAULT_MAX_FRAME_BYTES - READ_DATA_OVERHEAD,
+        wait_ms: 0,
+    })
+}
+
+/// Another client, served while the abuse goes on.
+fn polite_client_is_served(node: &Node) {
+    let mut polite = Conn::open(node.cores[0]);
+    let reply = polite.call(largest_read(SEGMENT_BYTES - 1000));
+    assert_eq!(check_read(&reply), 1000);
+    let pong = polite.call(Request::Ping(Ping { nonce: 9 }));
+    assert!(matches!(&pong, Reply::Pong(p) if p.nonce == 9), "{pong:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_its_replies_cannot_make_the_node_hold_them() {
+    // Requests were counted only until their replies were queued, and a
+    // read's reply was never counted: a hundred 16 MiB replies piled up.
+    let node = small_node("never-reads");
+    let pid = pid_of(&node);
+    fill(&mut Conn::open(node.cores[0]), "s/big", EVENTS, EVENT_BYTES);
+    reset_peak(pid);
+    let mut greedy = Conn::open(node.cores[0]);
+    let reads = 100;
+    for i in 0..reads {
+        greedy.send(&largest_read((i * 333_333) % SEGMENT_BYTES));
+    }
+    let peak = settled_peak(pid);
+    assert!(peak < PEAK_BOUND, "peak RSS {} MiB", peak / MIB);
+    polite_client_is_served(&node);
+    for (_, reply) in replies(&mut greedy, reads as usize) {
+        check_read(&reply);
+    }
+}
+
+#[test]
+fn many_slow_readers_of_large_ranges_share_a_bounded_room_for_replies() {
+    // Each connection's replies were bounded in number only: a hundred slow
+    // readers with one largest read each held a hundred 16 MiB replies.
+    let node = small_node("slow-readers");
+    let pid = pid_of(&node);
+    fill(&mut Conn::open(node.cores[0]), "s/big", EVENTS, EVENT_BYTES);
+    reset_peak(pid);
+    let mut slow: Vec<Conn> = (0..100).map(|_| Conn::open(node.cores[0])).collect();
+    for (i, conn) in slow.iter_mut().enumerate() {
+        conn.send(&largest_read((i as u64 * 333_333) % SEGMENT_BYTES));
+    }
+    let peak = settled_peak(pid);
+    assert!(peak < PEAK_BOUND, "peak RSS {} MiB", peak / MIB);
+    polite_client_is_served(&node);
+    for conn in &mut slow {
+        let (_, reply) = replies(conn, 1).remove(0);
+        assert!(check_read(&reply) > 0);
+    }
 }
 
 #[test]
