@@ -10,6 +10,7 @@
 //! behind; nothing on this path grows without bound, however slowly a
 //! client reads.
 
+mod admission;
 mod in_flight;
 mod reads;
 mod room;
@@ -28,6 +29,7 @@ use spate_wire::{
 
 use super::dispatch::{CoreContext, error};
 use super::notify::Notify;
+use admission::Admitted;
 use in_flight::{InFlight, Outgoing, Ticket};
 use reads::read_within_room;
 use room::{CoreRoom, Floor};
@@ -49,7 +51,6 @@ pub async fn accept_loop(
     facts: Rc<NodeFacts>,
     stop: Notify,
 ) {
-    let connections = Rc::new(Cell::new(0u32));
     let room = CoreRoom::new();
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
@@ -65,15 +66,15 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let (ctx, facts, connections) = (ctx.clone(), facts.clone(), connections.clone());
-        let room = room.clone();
+        // Counted as it is accepted, before its task runs, so that a burst
+        // of connections cannot all slip under the limit.
+        let admitted = Admitted::count(facts.limits.max_connections);
+        let (ctx, facts, room) = (ctx.clone(), facts.clone(), room.clone());
         glommio::spawn_local(async move {
-            connections.set(connections.get() + 1);
-            let over = connections.get() > facts.limits.max_connections;
-            if let Err(e) = serve_connection(stream, &ctx, &facts, &room, over).await {
+            if let Err(e) = serve_connection(stream, &ctx, &facts, &room, &admitted).await {
                 tracing::debug!(core = ctx.index, error = %e, "connection closed");
             }
-            connections.set(connections.get() - 1);
+            drop(admitted);
         })
         .detach();
     }
@@ -106,7 +107,7 @@ async fn serve_connection(
     ctx: &Rc<CoreContext>,
     facts: &NodeFacts,
     room: &CoreRoom,
-    over_limit: bool,
+    admitted: &Admitted,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = write_half(&stream)?;
@@ -132,7 +133,7 @@ async fn serve_connection(
         room: room.clone(),
         floor: Floor::new(),
     };
-    if over_limit {
+    if admitted.over_limit {
         conn.send(
             &error(
                 StatusCode::TooManyConnections,

@@ -4,7 +4,8 @@
 //! and far below what one that does not takes (gigabytes).
 
 use spate_wire::{
-    DEFAULT_MAX_FRAME_BYTES, MAX_EVENT_BYTES, Ping, READ_DATA_OVERHEAD, Read, Reply, Request,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, Hello, MAX_EVENT_BYTES, Ping,
+    READ_DATA_OVERHEAD, Read, Reply, Request, StatusCode,
 };
 
 use crate::overload_tools::*;
@@ -114,4 +115,42 @@ fn a_burst_of_reads_of_evicted_data_reads_the_journal_back_a_few_at_a_time() {
         let (_, reply) = replies(conn, 1).remove(0);
         assert_eq!(check_read(&reply), 65_536);
     }
+}
+
+fn hello(conn: &mut Conn) -> Reply {
+    conn.send(&Request::Hello(Hello {
+        min_version: spate_wire::MIN_VERSION,
+        max_version: spate_wire::MAX_VERSION,
+    }));
+    conn.try_receive().expect("an answer").1
+}
+
+#[test]
+fn the_connection_limit_holds_for_the_node_not_for_each_core() {
+    // Each core counted its own connections: a node of two cores took twice
+    // its limit.
+    let limit = DEFAULT_MAX_CONNECTIONS as usize;
+    // Two descriptors a connection on the node, one here, and some spare.
+    raise_open_files(3 * limit as u64);
+    let node = Node::start("connection-limit", 2);
+    let mut open: Vec<Conn> = (0..limit).map(|i| Conn::open(node.cores[i % 2])).collect();
+    for core in &node.cores {
+        let reply = hello(&mut Conn::raw(*core));
+        assert!(
+            matches!(&reply, Reply::Error(e) if e.status == StatusCode::TooManyConnections.code()),
+            "{reply:?}"
+        );
+    }
+    // A place comes free when a connection closes; the node learns of it
+    // asynchronously, so ask a bounded number of times.
+    drop(open.pop());
+    let mut admitted = false;
+    for _ in 0..1_000 {
+        if matches!(hello(&mut Conn::raw(node.cores[1])), Reply::HelloReply(_)) {
+            admitted = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(admitted, "no connection was taken after one closed");
 }

@@ -127,3 +127,26 @@ pub fn check_read(reply: &Reply) -> usize {
 pub fn reset_peak(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
 }
+
+/// Raises this test process's open-file limit to at least `want`; nodes
+/// started afterwards inherit it.
+pub fn raise_open_files(want: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit on a value on our stack.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < want {
+            limit.rlim_cur = want;
+            limit.rlim_max = limit.rlim_max.max(want);
+            assert_eq!(
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit),
+                0,
+                "raising the open-file limit to {want}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
