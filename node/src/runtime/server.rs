@@ -31,7 +31,7 @@ use super::dispatch::{CoreContext, error};
 use super::notify::Notify;
 use admission::Admitted;
 use in_flight::{InFlight, Outgoing, Ticket};
-use reads::read_within_room;
+use reads::{Hangup, read_within_room};
 use room::{CoreRoom, Floor};
 
 /// Replies queued for the writer of one connection.
@@ -100,6 +100,7 @@ struct Connection<'a> {
     in_flight: Rc<InFlight>,
     room: CoreRoom,
     floor: Floor,
+    hangup: Hangup,
 }
 
 async fn serve_connection(
@@ -132,6 +133,7 @@ async fn serve_connection(
         in_flight: Rc::new(InFlight::default()),
         room: room.clone(),
         floor: Floor::new(),
+        hangup: Hangup::new(),
     };
     if admitted.over_limit {
         conn.send(
@@ -145,6 +147,7 @@ async fn serve_connection(
     } else {
         read_frames(&mut stream, &conn).await;
     }
+    conn.hangup.raise();
     while conn.in_flight.requests() > 0 {
         conn.in_flight.done.wait().await;
     }
@@ -277,13 +280,13 @@ impl Connection<'_> {
         let mut ticket = Ticket::take(&self.in_flight, frame_bytes);
         let (ctx, replies, encoder) =
             (self.ctx.clone(), self.replies.clone(), self.encoder.clone());
-        let (room, floor) = (self.room.clone(), self.floor.clone());
+        let (room, floor, hangup) = (self.room.clone(), self.floor.clone(), self.hangup.clone());
         let max_frame = self.facts.limits.max_frame_bytes;
         glommio::spawn_local(async move {
             let reply = match request {
                 Request::Read(read) => {
                     let (reply, grant) =
-                        read_within_room(&ctx, read, (&room, &floor), max_frame).await;
+                        read_within_room(&ctx, read, (&room, &floor), &hangup, max_frame).await;
                     ticket.hold(grant);
                     reply
                 }

@@ -4,8 +4,8 @@
 //! and far below what one that does not takes (gigabytes).
 
 use spate_wire::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, Hello, MAX_EVENT_BYTES, Ping,
-    READ_DATA_OVERHEAD, Read, Reply, Request, StatusCode,
+    CreateSegment, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, Hello, MAX_EVENT_BYTES,
+    MAX_READ_WAIT_MS, Ping, READ_DATA_OVERHEAD, Read, Reply, Request, StatusCode,
 };
 
 use crate::overload_tools::*;
@@ -153,4 +153,42 @@ fn the_connection_limit_holds_for_the_node_not_for_each_core() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(admitted, "no connection was taken after one closed");
+}
+
+#[test]
+fn a_closed_connection_does_not_linger_in_a_long_poll() {
+    // A read waiting at a tail kept its connection (and its place under the
+    // connection limit) for the rest of its wait, up to a minute, after the
+    // client had closed it.
+    let node = Node::start("long-poll-hangup", 1);
+    let pid = pid_of(&node);
+    let mut admin = Conn::open(node.cores[0]);
+    let reply = admin.call(Request::CreateSegment(CreateSegment {
+        segment: "s/quiet".into(),
+    }));
+    assert!(matches!(&reply, Reply::SegmentCreated(_)), "{reply:?}");
+    let before = open_descriptors(pid);
+    let mut waiting = Conn::open(node.cores[0]);
+    waiting.send(&Request::Read(Read {
+        segment: "s/quiet".into(),
+        offset: 0,
+        max_bytes: 1024,
+        wait_ms: MAX_READ_WAIT_MS,
+    }));
+    // The node serves a connection's frames in order: once the ping is
+    // answered, the read is waiting.
+    let pong = waiting.call(Request::Ping(Ping { nonce: 1 }));
+    assert!(matches!(&pong, Reply::Pong(_)), "{pong:?}");
+    assert!(open_descriptors(pid) > before);
+    drop(waiting);
+    // Polled a bounded number of times, far fewer than the read's wait.
+    let mut released = false;
+    for _ in 0..1_000 {
+        if open_descriptors(pid) <= before {
+            released = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(released, "the node still holds the closed connection");
 }

@@ -63,6 +63,11 @@ pub fn settled_peak(pid: u32) -> u64 {
     status_bytes(pid, "VmHWM")
 }
 
+/// Descriptors the node has open.
+pub fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
 /// Reads `count` replies from a connection that pipelined its requests.
 pub fn replies(conn: &mut Conn, count: usize) -> Vec<(u64, Reply)> {
     let mut decoder = FrameDecoder::new(64 << 20);
