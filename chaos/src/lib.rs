@@ -1,4 +1,7 @@
-//! Spate's crash loop: `spate-crash-loop` kills a real `spate-node` (and the
+//! Spate's attack harnesses. `spate-overload` (module [`overload`]) runs the
+//! overload and resource-limit cases against a real node.
+//!
+//! The crash loop: `spate-crash-loop` kills a real `spate-node` (and the
 //! writer and reader processes that drive it) with SIGKILL at random
 //! moments, restarts it, and checks an oracle built from the writers' logs:
 //! every acknowledged event is readable bit-exact, in per-writer order,
@@ -16,6 +19,7 @@ pub mod event;
 pub mod fleet;
 pub mod ledger;
 pub mod node;
+pub mod overload;
 pub mod parse;
 pub mod ports;
 pub mod progress;

@@ -28,6 +28,11 @@ pub struct NodeSpec {
     pub cores: usize,
     /// Its stderr and stdout, appended across restarts.
     pub log: PathBuf,
+    /// More flags (sizes: `--cache-mib`, `--journal-file-mib`, ...).
+    pub args: Vec<String>,
+    /// The node's open-file limit (soft and hard), when the harness needs
+    /// more sockets than the machine's default allows; `None` inherits it.
+    pub open_files: Option<u64>,
 }
 
 /// A running node.
@@ -49,12 +54,16 @@ impl NodeProcess {
         let stderr = log
             .try_clone()
             .map_err(HarnessError::io("duplicating the node log handle"))?;
-        let mut child = spawn::command(&spec.bin)
+        let mut command = spawn::command(&spec.bin);
+        if let Some(limit) = spec.open_files {
+            spawn::limit_open_files(&mut command, limit);
+        }
+        let mut child = command
             .arg("--data-dir")
             .arg(&spec.data_dir)
             .args(["--listen", &spec.listen.to_string()])
             .args(["--cores", &spec.cores.to_string()])
-            .args(["--cache-mib", "64", "--journal-file-mib", "32"])
+            .args(&spec.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -162,6 +162,10 @@ impl CrashLoop {
             listen: self.listen,
             cores: self.args.cores,
             log: dir.join("node.out"),
+            args: ["--cache-mib", "64", "--journal-file-mib", "32"]
+                .map(String::from)
+                .to_vec(),
+            open_files: None,
         };
         let node = NodeProcess::start(&spec)?;
         let patience = Some(self.stall());
