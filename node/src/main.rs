@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         // Colours only on a terminal: a log file stays plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    raise_descriptor_limit();
     let settings = match Settings::resolve(Args::parse()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -35,5 +36,32 @@ fn main() -> ExitCode {
             eprintln!("spate-node: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one. Each connection
+/// holds two descriptors (its socket, and a duplicate for its writer task):
+/// a default soft limit of 1,024 would refuse clients with resets long
+/// before the node's own connection limit answers `TooManyConnections`.
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let soft = limit.rlim_cur;
+    if soft >= limit.rlim_max {
+        return;
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: setrlimit only reads `limit`.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        tracing::warn!(
+            soft,
+            "could not raise the open-file limit; connections past it are refused by the kernel"
+        );
     }
 }

@@ -144,7 +144,10 @@ impl Container {
         let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
         let held = self.unevictable_bytes();
         let budget = self.limits.data_budget_bytes;
-        if held + bytes > budget {
+        // With nothing held, an append goes in whatever its size: an event
+        // larger than the budget would otherwise be refused for ever. Memory
+        // then exceeds the budget by at most one append.
+        if held > 0 && held + bytes > budget {
             let message = format!(
                 "container {} holds {held} bytes of segment data that are not durable in the \
                  journal yet, and its memory budget is {budget}; an append of {bytes} bytes does \

@@ -77,7 +77,8 @@
 //!
 //! - data that cannot be evicted (not durable yet, or with no journal
 //!   location) over `data_budget_bytes`: `Error { Busy }` (retry; it becomes
-//!   evictable as the journal catches up);
+//!   evictable as the journal catches up); with none held, an append goes
+//!   in whatever its size (an event larger than the budget must fit once);
 //! - segments over `max_segments`: `Error { Busy }`;
 //! - a new attribute key or writer id over its per-segment bound:
 //!   `Error { InvalidArgument }` with advice `GiveUp` (retrying cannot help);

@@ -128,3 +128,15 @@ fn a_refused_event_holds_back_the_writers_later_events_until_resent() {
         "events in writer order"
     );
 }
+
+#[test]
+fn an_event_larger_than_the_budget_goes_in_when_nothing_else_is_held() {
+    let mut c = container();
+    run(&mut c, create("s"));
+    let big = vec![5; 2 * limits().data_budget_bytes as usize];
+    let (seq, reply) = journal(&mut c, append("s", 1, 0, &big));
+    assert!(matches!(reply, Reply::Appended(_)), "not refused for ever");
+    // While it is held, nothing else fits.
+    assert_over_budget(&immediate(&mut c, append("s", 2, 0, b"x")));
+    c.mark_durable(seq);
+}
