@@ -120,7 +120,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Reads up to `buf.capacity()` bytes at `offset` into `buf`, looping on short
 /// reads until the buffer is full or the file ends.
-pub(crate) fn read_full_at(file: &File, offset: u64, buf: &mut AlignedBuf) -> io::Result<()> {
+pub fn read_full_at(file: &File, offset: u64, buf: &mut AlignedBuf) -> io::Result<()> {
     assert!(
         offset.is_multiple_of(BLOCK as u64),
         "read offset {offset} is not block-aligned"

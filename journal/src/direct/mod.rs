@@ -21,7 +21,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub use error::DirectError;
-pub use files::{list_slots, probe_direct_io, slot_path};
+pub use files::{list_slots, probe_direct_io, read_full_at, slot_path};
 pub use floor::{Bandwidth, Floor, FloorOptions, measure_floor, paced_write_latencies};
 pub use ring::RingFlags;
 

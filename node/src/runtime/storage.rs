@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use glommio::io::{DmaFile, OpenOptions as DmaOpenOptions};
-use spate_journal::direct::{prepare_journal_file, slot_path};
+use spate_journal::direct::{prepare_journal_file, read_full_at, slot_path};
 use spate_journal::{AlignedBuf, Completion, Op, Slot, SlotInfo, Storage};
 
 use super::notify::Notify;
@@ -174,17 +174,7 @@ impl Storage for GlommioStorage {
     fn read_at(&mut self, slot: Slot, offset: u64, buf: &mut AlignedBuf) -> io::Result<()> {
         // Only recovery reads, before the node serves: blocking is fine.
         let file = File::open(slot_path(&self.dir, slot))?;
-        let capacity = buf.capacity();
-        let mut filled = 0;
-        while filled < capacity {
-            let n = file.read_at(&mut buf.spare_all()[filled..], offset + filled as u64)?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        buf.set_len(filled);
-        Ok(())
+        read_full_at(&file, offset, buf)
     }
 
     fn submit(&mut self, token: u64, op: Op) {

@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use spate_journal::direct::{list_slots, slot_path};
+use spate_journal::direct::{list_slots, read_full_at, slot_path};
 use spate_journal::format::file_header::FileHeader;
 use spate_journal::{AlignedBuf, BLOCK, Completion, JournalConfig, Op, Slot, SlotInfo, Storage};
 
@@ -74,17 +74,7 @@ impl Storage for ReadOnlyJournal {
 
     fn read_at(&mut self, slot: Slot, offset: u64, buf: &mut AlignedBuf) -> io::Result<()> {
         let file = File::open(slot_path(&self.dir, slot))?;
-        let capacity = buf.capacity();
-        let mut filled = 0;
-        while filled < capacity {
-            let n = file.read_at(&mut buf.spare_all()[filled..], offset + filled as u64)?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        buf.set_len(filled);
-        Ok(())
+        read_full_at(&file, offset, buf)
     }
 
     fn submit(&mut self, token: u64, op: Op) {
