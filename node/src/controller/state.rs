@@ -296,7 +296,7 @@ impl StreamState {
         ranges: Vec<KeyRange>,
         at_ms: u64,
     ) -> Result<StreamEvent, StreamError> {
-        self.require(&[PhaseKind::Active], "scaling", "active")?;
+        self.require_active("scaling")?;
         self.check_scale(&seal, &ranges)?;
         Ok(StreamEvent::ScaleStarted {
             seal,
@@ -310,7 +310,7 @@ impl StreamState {
         &self,
         positions: BTreeMap<u64, u64>,
     ) -> Result<StreamEvent, StreamError> {
-        self.require(&[PhaseKind::Active], "truncation", "active")?;
+        self.require_active("truncation")?;
         self.check_cut(&positions)?;
         Ok(StreamEvent::TruncateStarted {
             positions: positions.into_iter().collect(),
@@ -318,18 +318,20 @@ impl StreamState {
     }
 
     pub fn update_event(&self, config: StreamConfig) -> Result<StreamEvent, StreamError> {
-        self.require(&[PhaseKind::Active], "an update", "active")?;
+        self.require_active("an update")?;
         config.validate()?;
         Ok(StreamEvent::ConfigUpdated { config })
     }
 
     pub fn seal_event(&self) -> Result<StreamEvent, StreamError> {
-        self.require(&[PhaseKind::Active], "sealing", "active")?;
+        self.require_active("sealing")?;
         Ok(StreamEvent::SealStarted)
     }
 
     pub fn delete_event(&self) -> Result<StreamEvent, StreamError> {
-        self.require(&[PhaseKind::Sealed], "deleting", "sealed")?;
+        if self.phase != Phase::Sealed {
+            return Err(self.wrong_phase("deleting", "sealed"));
+        }
         Ok(StreamEvent::DeleteStarted)
     }
 
@@ -382,20 +384,19 @@ impl StreamState {
         }
     }
 
-    fn require(
-        &self,
-        allowed: &[PhaseKind],
-        wanted: &'static str,
-        needs: &'static str,
-    ) -> Result<(), StreamError> {
-        if allowed.contains(&PhaseKind::of(&self.phase)) {
-            return Ok(());
+    fn require_active(&self, wanted: &'static str) -> Result<(), StreamError> {
+        match self.phase {
+            Phase::Active => Ok(()),
+            _ => Err(self.wrong_phase(wanted, "active")),
         }
-        Err(StreamError::WrongPhase {
+    }
+
+    fn wrong_phase(&self, wanted: &'static str, needs: &'static str) -> StreamError {
+        StreamError::WrongPhase {
             phase: phase_name(&self.phase),
             wanted,
             needs,
-        })
+        }
     }
 
     fn check_scale(&self, seal: &[u64], ranges: &[KeyRange]) -> Result<(), StreamError> {
@@ -521,31 +522,6 @@ impl StreamState {
             })
             .map(|s| s.number)
             .collect()
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PhaseKind {
-    Creating,
-    Active,
-    Scaling,
-    Truncating,
-    Sealing,
-    Sealed,
-    Deleting,
-}
-
-impl PhaseKind {
-    fn of(phase: &Phase) -> Self {
-        match phase {
-            Phase::Creating => PhaseKind::Creating,
-            Phase::Active => PhaseKind::Active,
-            Phase::Scaling { .. } => PhaseKind::Scaling,
-            Phase::Truncating { .. } => PhaseKind::Truncating,
-            Phase::Sealing => PhaseKind::Sealing,
-            Phase::Sealed => PhaseKind::Sealed,
-            Phase::Deleting => PhaseKind::Deleting,
-        }
     }
 }
 
