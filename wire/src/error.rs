@@ -18,6 +18,14 @@ pub enum FieldError {
         #[source]
         source: NameError,
     },
+    #[error("{field}: {source}")]
+    StreamName {
+        field: &'static str,
+        #[source]
+        source: crate::stream::StreamNameError,
+    },
+    #[error("config: {0}")]
+    Config(#[source] crate::stream::ConfigError),
     #[error("{field}: {reason}")]
     Invalid {
         field: &'static str,

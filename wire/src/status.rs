@@ -99,6 +99,11 @@ status_codes! {
     ConditionalAppendFailed = 204 => GiveUp,
     /// An attribute compare-and-set found a different value.
     AttributeConflict = 205 => GiveUp,
+    /// The stream is not in a state that allows the request (scaling a
+    /// sealed stream, deleting an unsealed one).
+    StreamStateConflict = 206 => GiveUp,
+    /// A scope that still holds streams cannot be deleted.
+    ScopeNotEmpty = 207 => GiveUp,
 
     // 3xx: the node cannot serve the request now.
     /// Over a per-connection or per-core bound; back off and resend.

@@ -154,9 +154,8 @@ impl Store {
                 }),
                 None => no_such(&r.segment),
             },
-            Request::Hello(_) | Request::Ping(_) => {
-                error(StatusCode::UnexpectedMessage, "not here")
-            }
+            // The scripted server serves the segment layer only.
+            _ => error(StatusCode::UnexpectedMessage, "not here"),
         };
         Outcome::Reply(reply)
     }

@@ -81,7 +81,7 @@ impl Container {
                     .or_insert(first_fresh);
                 *at = (*at).min(first_fresh);
             }
-            return Execution::Reply(refusal);
+            return Execution::Reply(*refusal);
         }
         self.refused.remove(&(segment.clone(), writer_id));
 
@@ -118,18 +118,18 @@ impl Container {
         fresh: &[BatchEvent],
         new_writer: bool,
         known_writers: usize,
-    ) -> Result<(), spate_wire::Reply> {
+    ) -> Result<(), Box<spate_wire::Reply>> {
         let max_writers = self.limits.max_writers_per_segment;
         if new_writer && known_writers >= max_writers {
             let message = format!(
                 "segment {segment} keeps writer states for its maximum of {max_writers} writers; \
                  a new writer id cannot append to it"
             );
-            return Err(error_with(
+            return Err(Box::new(error_with(
                 StatusCode::InvalidArgument,
                 RetryAdvice::GiveUp,
                 message,
-            ));
+            )));
         }
         let record_len = append_record_len(segment.len(), fresh.iter().map(|e| e.payload.len()));
         if record_len > self.limits.max_record_bytes {
@@ -139,7 +139,7 @@ impl Container {
                 fresh.len(),
                 self.limits.max_record_bytes
             );
-            return Err(error(StatusCode::InvalidArgument, message));
+            return Err(Box::new(error(StatusCode::InvalidArgument, message)));
         }
         let bytes: u64 = fresh.iter().map(|e| e.payload.len() as u64).sum();
         let held = self.unevictable_bytes();
@@ -154,7 +154,7 @@ impl Container {
                  not fit. Retry once the journal has caught up",
                 self.id
             );
-            return Err(error(StatusCode::Busy, message));
+            return Err(Box::new(error(StatusCode::Busy, message)));
         }
         Ok(())
     }

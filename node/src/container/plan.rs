@@ -18,9 +18,9 @@ use super::{Container, Execution};
 impl Container {
     /// Runs one segment request at time `now_ms` (milliseconds since the Unix
     /// epoch; used only as a new segment's creation time). See
-    /// [`Execution`] for what the runtime does with the result. `Read`,
-    /// `Hello` and `Ping` are not container requests (reads go through
-    /// [`Container::read`]) and get an `Internal` error.
+    /// [`Execution`] for what the runtime does with the result. Reads (see
+    /// [`Container::read`]), connection-level, stream and load requests are
+    /// not container requests and get an `Internal` error.
     pub fn execute(&mut self, request: Request, now_ms: u64) -> Execution {
         match request {
             Request::CreateSegment(r) => self.create(r.segment, now_ms),
@@ -49,11 +49,19 @@ impl Container {
             Request::GetWriterState(r) => {
                 Execution::Reply(self.writer_state(r.segment, r.writer_id))
             }
-            Request::Read(_) | Request::Hello(_) | Request::Ping(_) => Execution::Reply(error(
+            // Reads, connection-level requests, the controller's requests
+            // and load queries are served by the runtime.
+            _ => Execution::Reply(error(
                 StatusCode::Internal,
                 "not a container request: the node routed it to the container by mistake",
             )),
         }
+    }
+
+    /// Whether `segment` exists (its creation may still be on its way to
+    /// durability).
+    pub fn has_segment(&self, segment: &str) -> bool {
+        self.live.get(segment).is_some()
     }
 
     /// `NoSuchSegment`, true once whatever removed `segment` is durable.

@@ -5,6 +5,7 @@
 //! decodes re-encodes and decodes to the same value.
 
 mod samples;
+mod stream_samples;
 
 pub use samples::{sample_replies, sample_requests};
 

@@ -123,6 +123,9 @@ pub fn sample_requests() -> Vec<Request> {
         }
         .into(),
     ]
+    .into_iter()
+    .chain(super::stream_samples::stream_requests())
+    .collect()
 }
 
 /// Valid replies, covering every reply type at least once.
@@ -232,4 +235,7 @@ pub fn sample_replies() -> Vec<Reply> {
         }
         .into(),
     ]
+    .into_iter()
+    .chain(super::stream_samples::stream_replies())
+    .collect()
 }

@@ -37,10 +37,12 @@ macro_rules! no_field_rules {
 mod handshake;
 mod reply;
 mod request;
+mod stream;
 
 pub use handshake::{ArchivedHello, ArchivedHelloReply, Hello, HelloReply, negotiate};
 pub use reply::*;
 pub use request::*;
+pub use stream::*;
 
 use rkyv::api::high::{HighDeserializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
@@ -73,6 +75,18 @@ messages! {
         GetAttribute(GetAttribute) = 0x001A,
         UpdateAttribute(UpdateAttribute) = 0x001B,
         GetWriterState(GetWriterState) = 0x001C,
+        CreateScope(CreateScope) = 0x0030,
+        DeleteScope(DeleteScope) = 0x0031,
+        ListScopes(ListScopes) = 0x0032,
+        ListStreams(ListStreams) = 0x0033,
+        CreateStream(CreateStream) = 0x0034,
+        DescribeStream(DescribeStream) = 0x0035,
+        UpdateStream(UpdateStream) = 0x0036,
+        ScaleStream(ScaleStream) = 0x0037,
+        TruncateStream(TruncateStream) = 0x0038,
+        SealStream(SealStream) = 0x0039,
+        DeleteStream(DeleteStream) = 0x003A,
+        GetSegmentLoad(GetSegmentLoad) = 0x003B,
     }
     replies {
         /// Completes the handshake.
@@ -96,6 +110,22 @@ messages! {
         SegmentIsTruncated(SegmentIsTruncated) = 0x8043,
         ConditionalAppendFailed(ConditionalAppendFailed) = 0x8044,
         AttributeConflict(AttributeConflict) = 0x8045,
+        ScopeCreated(ScopeCreated) = 0x8030,
+        ScopeDeleted(ScopeDeleted) = 0x8031,
+        ScopeList(ScopeList) = 0x8032,
+        StreamList(StreamList) = 0x8033,
+        StreamCreated(StreamCreated) = 0x8034,
+        StreamDescription(StreamDescription) = 0x8035,
+        StreamUpdated(StreamUpdated) = 0x8036,
+        StreamScaled(StreamScaled) = 0x8037,
+        StreamTruncated(StreamTruncated) = 0x8038,
+        StreamSealed(StreamSealed) = 0x8039,
+        StreamDeleted(StreamDeleted) = 0x803A,
+        SegmentLoad(SegmentLoad) = 0x803B,
+        NoSuchScope(NoSuchScope) = 0x8046,
+        NoSuchStream(NoSuchStream) = 0x8047,
+        ScopeExists(ScopeExists) = 0x8048,
+        StreamExists(StreamExists) = 0x8049,
         /// The generic failure reply.
         Error(ErrorReply) = 0x80FF,
     }

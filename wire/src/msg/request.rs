@@ -266,7 +266,52 @@ impl crate::msg::Request {
             Request::GetAttribute(r) => &r.segment,
             Request::UpdateAttribute(r) => &r.segment,
             Request::GetWriterState(r) => &r.segment,
-            Request::Hello(_) | Request::Ping(_) => return None,
+            Request::GetSegmentLoad(r) => &r.segment,
+            _ => return None,
         })
+    }
+
+    /// The segment whose core serves a request: the addressed segment for
+    /// segment requests; for a stream request, the stream's metadata log;
+    /// for a scope request, the scope registry (or, to list a scope's
+    /// streams, the scope's index). `None` for connection-level requests.
+    pub fn routing_segment(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use super::stream::{SCOPE_REGISTRY_SEGMENT, scope_index_segment, stream_log_segment};
+        use crate::msg::Request;
+        use std::borrow::Cow;
+        let log = |scope: &str, stream: &str| Some(Cow::Owned(stream_log_segment(scope, stream)));
+        match self {
+            Request::CreateScope(_) | Request::DeleteScope(_) | Request::ListScopes(_) => {
+                Some(Cow::Borrowed(SCOPE_REGISTRY_SEGMENT))
+            }
+            Request::ListStreams(r) => Some(Cow::Owned(scope_index_segment(&r.scope))),
+            Request::CreateStream(r) => log(&r.scope, &r.stream),
+            Request::DescribeStream(r) => log(&r.scope, &r.stream),
+            Request::UpdateStream(r) => log(&r.scope, &r.stream),
+            Request::ScaleStream(r) => log(&r.scope, &r.stream),
+            Request::TruncateStream(r) => log(&r.scope, &r.stream),
+            Request::SealStream(r) => log(&r.scope, &r.stream),
+            Request::DeleteStream(r) => log(&r.scope, &r.stream),
+            _ => self.segment().map(Cow::Borrowed),
+        }
+    }
+
+    /// True for the controller's scope and stream requests.
+    pub fn is_stream_request(&self) -> bool {
+        use crate::msg::Request;
+        matches!(
+            self,
+            Request::CreateScope(_)
+                | Request::DeleteScope(_)
+                | Request::ListScopes(_)
+                | Request::ListStreams(_)
+                | Request::CreateStream(_)
+                | Request::DescribeStream(_)
+                | Request::UpdateStream(_)
+                | Request::ScaleStream(_)
+                | Request::TruncateStream(_)
+                | Request::SealStream(_)
+                | Request::DeleteStream(_)
+        )
     }
 }

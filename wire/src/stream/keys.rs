@@ -28,7 +28,20 @@ fn mix(mut z: u64) -> u64 {
 
 /// A range of the key space, `[start, end]` with both ends included (so the
 /// whole space, `[0, 2^64 - 1]`, fits in `u64`s).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug))]
 pub struct KeyRange {
     pub start: u64,
     pub end: u64,

@@ -8,7 +8,7 @@ mod cut;
 mod keys;
 mod names;
 
-pub use config::{ConfigError, RetentionPolicy, ScalingPolicy, StreamConfig};
+pub use config::{ConfigError, MAX_STREAM_SEGMENTS, RetentionPolicy, ScalingPolicy, StreamConfig};
 pub use cut::{CutError, StreamCut};
 pub use keys::{KeyRange, RangeError, check_cover, key_position, split_evenly};
 pub use names::{StreamNameError, segment_name, validate_scope_name, validate_stream_name};
