@@ -49,6 +49,7 @@ mod error;
 mod options;
 mod reader;
 mod retrier;
+mod stream;
 mod sync;
 mod topology;
 mod writer;
@@ -62,6 +63,11 @@ pub use error::ClientError;
 pub use options::{ClientOptions, MIN_READ_WAIT_MS, ReaderOptions, RetryPolicy, WriterOptions};
 pub use reader::{ReadChunk, ReadFuture, ReadOutcome, SegmentReader};
 pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode};
+pub use stream::{
+    EVENT_HEADER_BYTES, EventAck, EventFuture, EventSplitter, EventWriter, EventWriterOptions,
+    Scaled, SplitEvent, StreamCreateOutcome, StreamEvent, StreamInfo, StreamName, StreamOutcome,
+    frame_event, read_stream,
+};
 pub use topology::Topology;
 pub use writer::{
     Ack, AppendFuture, AppendOutcome, ConditionalAppendFuture, ConditionalOutcome, FlushFuture,

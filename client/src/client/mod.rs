@@ -9,7 +9,7 @@ pub use admin::{
     AttributeOutcome, CreateOutcome, DeleteOutcome, InfoOutcome, MergeOutcome, SealOutcome,
     SegmentInfo, TruncateOutcome, UpdateOutcome, WriterStateOutcome,
 };
-pub(crate) use call::Route;
+pub(crate) use call::{Call, Route, Safety};
 
 use std::collections::HashMap;
 use std::fmt;

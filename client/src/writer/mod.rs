@@ -24,7 +24,8 @@ use crate::client::{Client, WriterStateOutcome};
 use crate::completion::{Completer, Completion, completion};
 use crate::error::{ClientError, check_name};
 use crate::sync::{lock, wait};
-use session::{WriterShared, frame_budget};
+use session::WriterShared;
+pub(crate) use session::frame_budget;
 use state::{Closed, Done, Kind, WriterState};
 
 /// An event is durable.
@@ -142,7 +143,15 @@ impl SegmentWriter {
     /// holds `max_outstanding_*` unresolved events (backpressure); the
     /// returned future resolves when the event is durable.
     pub fn append(&self, payload: impl Into<Vec<u8>>) -> AppendFuture {
-        self.push(payload.into(), Kind::Plain, Done::Plain)
+        self.push(payload.into(), Kind::Plain, Done::Plain, None)
+    }
+
+    /// Appends one event with the caller's event number, which must be at
+    /// least [`SegmentWriter::next_event_number`]: numbers need only
+    /// increase. The event writer numbers events across all the segments of
+    /// a stream this way.
+    pub(crate) fn append_numbered(&self, number: i64, payload: Vec<u8>) -> AppendFuture {
+        self.push(payload, Kind::Plain, Done::Plain, Some(number))
     }
 
     /// Appends one event only if the segment's length is `expected_offset`
@@ -155,7 +164,7 @@ impl SegmentWriter {
         expected_offset: u64,
     ) -> ConditionalAppendFuture {
         let kind = Kind::Conditional { expected_offset };
-        self.push(payload.into(), kind, Done::Conditional)
+        self.push(payload.into(), kind, Done::Conditional, None)
     }
 
     fn push<T>(
@@ -163,6 +172,7 @@ impl SegmentWriter {
         payload: Vec<u8>,
         kind: Kind,
         done: impl FnOnce(Completer<T>) -> Done,
+        number: Option<i64>,
     ) -> Completion<T> {
         if payload.len() > self.max_event_bytes {
             return Completion::ready(Err(ClientError::InvalidRequest {
@@ -181,7 +191,8 @@ impl SegmentWriter {
         while state.closed.is_none() && state.is_full(&shared.options, payload.len()) {
             state = wait(&shared.room, state);
         }
-        if state.next_number == i64::MAX && state.closed.is_none() {
+        let number = number.unwrap_or(state.next_number);
+        if number == i64::MAX && state.closed.is_none() {
             let error = ClientError::fatal("this writer id has used every event number");
             state.closed = Some(Closed::Failed(error));
         }
@@ -190,7 +201,15 @@ impl SegmentWriter {
             done.resolve(closed.resolution());
             return completion;
         }
-        state.push(payload, kind, done);
+        if number < state.next_number {
+            drop(state);
+            let error = ClientError::invalid(format!(
+                "event number {number} is below the writer's next number on this segment"
+            ));
+            done.resolve(Closed::Failed(error).resolution());
+            return completion;
+        }
+        state.push_numbered(number, payload, kind, done);
         let finished = shared.kick(&mut state);
         drop(state);
         shared.finish(finished);

@@ -21,7 +21,7 @@ use crate::sync::lock;
 pub(super) const FRAME_OVERHEAD: usize = 1024;
 
 /// Payload bytes one frame may carry on `conn`.
-pub(super) fn frame_budget(max_frame_bytes: u32) -> usize {
+pub(crate) fn frame_budget(max_frame_bytes: u32) -> usize {
     (max_frame_bytes as usize).saturating_sub(FRAME_OVERHEAD)
 }
 

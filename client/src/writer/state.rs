@@ -177,9 +177,24 @@ impl WriterState {
     }
 
     /// Adds an event with the next number; returns that number.
+    #[cfg(test)]
     pub(super) fn push(&mut self, payload: Vec<u8>, kind: Kind, done: Done) -> i64 {
         let number = self.next_number;
-        self.next_number += 1;
+        self.push_numbered(number, payload, kind, done)
+    }
+
+    /// Adds an event numbered `number`, at least the next number: numbers
+    /// need only increase, so a writer whose numbers span several segments
+    /// (the event writer) leaves gaps in each.
+    pub(super) fn push_numbered(
+        &mut self,
+        number: i64,
+        payload: Vec<u8>,
+        kind: Kind,
+        done: Done,
+    ) -> i64 {
+        assert!(number >= self.next_number, "event numbers only increase");
+        self.next_number = number + 1;
         let idle = self.in_flight == 0 && self.sent == self.events.len();
         self.outstanding_bytes += payload.len();
         self.events.push_back(Event {

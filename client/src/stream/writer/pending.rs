@@ -1,0 +1,153 @@
+//! An event between write and ack, and what happens when its segment
+//! writer resolves it: acked, refused by a sealed segment (kept for the
+//! resend), or failed (the writer gives up: going on could leave a gap).
+//!
+//! Each event's append future is polled with a waker that names the event,
+//! so its outcome is handled on whichever thread completes it, without a
+//! thread per writer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::{EventAck, Shared, State};
+use crate::completion::Completer;
+use crate::error::ClientError;
+use crate::sync::lock;
+use crate::writer::{AppendFuture, AppendOutcome};
+
+pub(super) struct Pending {
+    pub position: u64,
+    /// The framed event, kept until acked in case it must be resent.
+    pub framed: Vec<u8>,
+    completer: Completer<EventAck>,
+    /// The segment it was sent to.
+    pub segment: u64,
+    pub future: Option<AppendFuture>,
+}
+
+impl Pending {
+    pub fn new(position: u64, framed: Vec<u8>, completer: Completer<EventAck>) -> Self {
+        Self {
+            position,
+            framed,
+            completer,
+            segment: 0,
+            future: None,
+        }
+    }
+
+    pub fn fail(self, error: ClientError) {
+        self.completer.complete(Err(error));
+    }
+}
+
+/// Wakes event `number` of a writer.
+struct EventWaker {
+    shared: Arc<Shared>,
+    number: i64,
+}
+
+impl Wake for EventWaker {
+    fn wake(self: Arc<Self>) {
+        on_wake(&self.shared, self.number);
+    }
+}
+
+/// Polls event `number`'s append and handles its outcome if it has one.
+pub(super) fn on_wake(shared: &Arc<Shared>, number: i64) {
+    let mut state = lock(&shared.state);
+    let Some(pending) = state.in_flight.get_mut(&number) else {
+        return;
+    };
+    let Some(future) = pending.future.as_mut() else {
+        return;
+    };
+    let waker = Waker::from(Arc::new(EventWaker {
+        shared: Arc::clone(shared),
+        number,
+    }));
+    let Poll::Ready(outcome) = Pin::new(future).poll(&mut Context::from_waker(&waker)) else {
+        return;
+    };
+    let Some(mut pending) = state.in_flight.remove(&number) else {
+        return;
+    };
+    pending.future = None;
+    let mut done = Vec::new();
+    match outcome {
+        Ok(AppendOutcome::Appended(_)) => done.push((
+            pending.completer,
+            Ok(EventAck {
+                event_number: number,
+                segment: Some(pending.segment),
+            }),
+        )),
+        Ok(AppendOutcome::Sealed { .. }) => {
+            state.resend.insert(number, pending);
+            state.draining = true;
+        }
+        Ok(AppendOutcome::NoSuchSegment) => {
+            let error = ClientError::invalid(format!(
+                "segment {} of the stream is gone: the stream was truncated or deleted",
+                pending.segment
+            ));
+            done.push((pending.completer, Err(error.clone())));
+            fail_all(&mut state, error, &mut done);
+        }
+        Err(error) => {
+            done.push((pending.completer, Err(error.clone())));
+            fail_all(&mut state, error, &mut done);
+        }
+    }
+    let flushes = resolved_flushes(&mut state);
+    let refresh = state.draining && state.in_flight.is_empty() && !state.refreshing;
+    if refresh {
+        state.refreshing = true;
+    }
+    drop(state);
+    shared.changed.notify_all();
+    for (completer, result) in done {
+        completer.complete(result);
+    }
+    for (completer, result) in flushes {
+        completer.complete(result);
+    }
+    if refresh {
+        super::refresh::start(Arc::clone(shared));
+    }
+}
+
+/// The writer gives up: every unresolved event fails.
+pub(super) fn fail_all(
+    state: &mut State,
+    error: ClientError,
+    done: &mut Vec<(Completer<EventAck>, Result<EventAck, ClientError>)>,
+) {
+    if state.failed.is_none() {
+        state.failed = Some(error.clone());
+    }
+    let in_flight = std::mem::take(&mut state.in_flight);
+    let resend = std::mem::take(&mut state.resend);
+    for (_, pending) in in_flight.into_iter().chain(resend) {
+        done.push((pending.completer, Err(error.clone())));
+    }
+    state.draining = false;
+}
+
+/// Flushes whose events have all resolved (or all fail, if the writer gave
+/// up).
+pub(super) fn resolved_flushes(state: &mut State) -> Vec<(Completer<()>, Result<(), ClientError>)> {
+    let failed = state.failed.clone();
+    let flushes = std::mem::take(&mut state.flushes);
+    let mut resolved = Vec::new();
+    for (last, completer) in flushes {
+        match &failed {
+            Some(error) => resolved.push((completer, Err(error.clone()))),
+            None if !state.holds_through(last) => resolved.push((completer, Ok(()))),
+            None => state.flushes.push((last, completer)),
+        }
+    }
+    resolved
+}
