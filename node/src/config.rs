@@ -50,6 +50,15 @@ pub struct Args {
     /// sleeps: trades CPU for latency (a sleeping core wakes up late).
     #[arg(long)]
     pub spin_us: Option<u64>,
+    /// Seconds over which auto-scaling averages each segment's append rates;
+    /// a segment also lives at least this long before it is split or merged.
+    #[arg(long)]
+    pub scale_window_secs: Option<u64>,
+    /// Seconds between retention cycles: each records a stream cut at the
+    /// tail of every stream with a retention policy and truncates as far as
+    /// the policy's minimum allows.
+    #[arg(long)]
+    pub retention_interval_secs: Option<u64>,
     /// A TOML file with any of the settings above (same names, snake_case).
     #[arg(long)]
     #[serde(skip)]
@@ -68,6 +77,8 @@ pub struct Settings {
     pub journal_file_bytes: u64,
     pub journal_files: u32,
     pub spin_us: u64,
+    pub scale_window_ms: u64,
+    pub retention_interval_ms: u64,
 }
 
 /// A setting that cannot work.
@@ -95,6 +106,10 @@ const CONTAINERS_PER_CORE: u32 = 4;
 /// latency from about 260 to about 200 µs; longer spins made it worse.
 const DEFAULT_SPIN_US: u64 = 100;
 const MIB: u64 = 1 << 20;
+/// As Pravega's controller: rates over minutes, not seconds, so a short
+/// burst does not split a segment.
+const DEFAULT_SCALE_WINDOW_SECS: u64 = 300;
+const DEFAULT_RETENTION_INTERVAL_SECS: u64 = 300;
 
 impl Settings {
     pub fn resolve(args: Args) -> Result<Self, ConfigError> {
@@ -130,6 +145,16 @@ impl Settings {
                 * MIB,
             journal_files: args.journal_files.or(file.journal_files).unwrap_or(64),
             spin_us: args.spin_us.or(file.spin_us).unwrap_or(DEFAULT_SPIN_US),
+            scale_window_ms: args
+                .scale_window_secs
+                .or(file.scale_window_secs)
+                .unwrap_or(DEFAULT_SCALE_WINDOW_SECS)
+                .saturating_mul(1000),
+            retention_interval_ms: args
+                .retention_interval_secs
+                .or(file.retention_interval_secs)
+                .unwrap_or(DEFAULT_RETENTION_INTERVAL_SECS)
+                .saturating_mul(1000),
             data_dir,
             journal_dir,
         };
@@ -179,6 +204,12 @@ impl Settings {
             // One being written, the spare, and the reserve that keeps
             // truncates and deletes possible when data fills the rest.
             return invalid("--journal-files", "must be at least 4".into());
+        }
+        if self.scale_window_ms == 0 {
+            return invalid("--scale-window-secs", "must be at least 1".into());
+        }
+        if self.retention_interval_ms == 0 {
+            return invalid("--retention-interval-secs", "must be at least 1".into());
         }
         if self.listen.port() != 0 && usize::from(self.listen.port()) + self.cores > 65_536 {
             return invalid(

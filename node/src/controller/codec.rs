@@ -55,16 +55,33 @@ pub enum CodecError {
 pub fn encode_event(event: &StreamEvent, out: &mut Vec<u8>) {
     let mut body = vec![EVENT_VERSION];
     put_event(event, &mut body);
-    assert!(body.len() <= MAX_EVENT_BODY, "stream event over its bound");
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-    out.extend_from_slice(&body);
+    put_frame(&body, out);
 }
 
 /// Splits a log into its events. A log that ends inside an event is an
 /// error: events are appended whole (one conditional append each).
 pub fn decode_log(bytes: &[u8]) -> Result<Vec<StreamEvent>, CodecError> {
-    let mut events = Vec::new();
+    split_frames(bytes)?
+        .into_iter()
+        .map(|(_, body)| decode_body(body))
+        .collect()
+}
+
+/// Frames `body` (`len, crc, body`) onto `out`; shared by every metadata log.
+pub(super) fn put_frame(body: &[u8], out: &mut Vec<u8>) {
+    assert!(
+        body.len() <= MAX_EVENT_BODY,
+        "metadata event over its bound"
+    );
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Splits a metadata log into its checked event bodies, each with its byte
+/// offset.
+pub(super) fn split_frames(bytes: &[u8]) -> Result<Vec<(usize, &[u8])>, CodecError> {
+    let mut frames = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
         let header = bytes
@@ -81,10 +98,10 @@ pub fn decode_log(bytes: &[u8]) -> Result<Vec<StreamEvent>, CodecError> {
         if crc32c::crc32c(body) != crc {
             return Err(CodecError::Checksum { at });
         }
-        events.push(decode_body(body)?);
+        frames.push((at, body));
         at += FRAME_HEADER + len;
     }
-    Ok(events)
+    Ok(frames)
 }
 
 fn put_event(event: &StreamEvent, out: &mut Vec<u8>) {

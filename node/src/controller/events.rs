@@ -37,3 +37,21 @@ pub enum StreamEvent {
     /// A sealed stream's segments are being deleted.
     DeleteStarted,
 }
+
+impl StreamEvent {
+    /// The event's kind, as logs and errors name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::Created { .. } => "Created",
+            StreamEvent::Activated => "Activated",
+            StreamEvent::ScaleStarted { .. } => "ScaleStarted",
+            StreamEvent::ScaleCompleted => "ScaleCompleted",
+            StreamEvent::ConfigUpdated { .. } => "ConfigUpdated",
+            StreamEvent::TruncateStarted { .. } => "TruncateStarted",
+            StreamEvent::TruncateCompleted => "TruncateCompleted",
+            StreamEvent::SealStarted => "SealStarted",
+            StreamEvent::SealCompleted => "SealCompleted",
+            StreamEvent::DeleteStarted => "DeleteStarted",
+        }
+    }
+}

@@ -12,10 +12,12 @@
 
 mod codec;
 mod events;
+mod registry;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use codec::{CodecError, decode_log, encode_event};
 pub use events::StreamEvent;
+pub use registry::{Registry, RegistryEvent, decode_registry, encode_registry_event};
 pub use state::{Phase, SegmentRecord, StreamError, StreamState, Work};

@@ -127,7 +127,7 @@ impl StreamState {
         } = event
         else {
             return Err(StreamError::Replay {
-                event: event_name(event),
+                event: event.name(),
                 phase: "not created",
             });
         };
@@ -166,7 +166,7 @@ impl StreamState {
     /// damaged or foreign log) is an error and changes nothing.
     pub fn apply(&mut self, event: &StreamEvent) -> Result<(), StreamError> {
         let misfit = || StreamError::Replay {
-            event: event_name(event),
+            event: event.name(),
             phase: phase_name(&self.phase),
         };
         match (event, &self.phase) {
@@ -280,6 +280,11 @@ impl StreamState {
             .find(|e| e.at_ms <= at_ms)
             .or(self.epochs.first());
         epoch.map_or_else(Vec::new, |e| e.segments.clone())
+    }
+
+    /// Every epoch, oldest first: when it began and its segments.
+    pub fn epochs(&self) -> impl Iterator<Item = (u64, &[u64])> {
+        self.epochs.iter().map(|e| (e.at_ms, e.segments.as_slice()))
     }
 
     /// The positions of the last completed truncation (empty: none yet).
@@ -534,20 +539,5 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Sealing => "being sealed",
         Phase::Sealed => "sealed",
         Phase::Deleting => "being deleted",
-    }
-}
-
-fn event_name(event: &StreamEvent) -> &'static str {
-    match event {
-        StreamEvent::Created { .. } => "Created",
-        StreamEvent::Activated => "Activated",
-        StreamEvent::ScaleStarted { .. } => "ScaleStarted",
-        StreamEvent::ScaleCompleted => "ScaleCompleted",
-        StreamEvent::ConfigUpdated { .. } => "ConfigUpdated",
-        StreamEvent::TruncateStarted { .. } => "TruncateStarted",
-        StreamEvent::TruncateCompleted => "TruncateCompleted",
-        StreamEvent::SealStarted => "SealStarted",
-        StreamEvent::SealCompleted => "SealCompleted",
-        StreamEvent::DeleteStarted => "DeleteStarted",
     }
 }

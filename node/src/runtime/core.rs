@@ -12,6 +12,7 @@ use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
 use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
 use super::checkpoint::Checkpoints;
+use super::load::SegmentLoads;
 use super::notify::Notify;
 use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
@@ -64,7 +65,12 @@ pub struct CoreState<S: Storage = GlommioStorage> {
     pub(super) driver: Notify,
     failure: Option<String>,
     unjournaled_limit: usize,
+    /// Append rates per segment, for auto-scaling.
+    pub(super) loads: SegmentLoads,
 }
+
+/// The default scaling window: rates are averaged over five minutes.
+pub const DEFAULT_LOAD_WINDOW_MS: u64 = 300_000;
 
 impl<S: Storage> CoreState<S> {
     pub fn new(
@@ -90,7 +96,13 @@ impl<S: Storage> CoreState<S> {
             driver,
             failure: None,
             unjournaled_limit,
+            loads: SegmentLoads::new(DEFAULT_LOAD_WINDOW_MS),
         }
+    }
+
+    /// Sets the window append rates are averaged over.
+    pub fn set_load_window(&mut self, window_ms: u64) {
+        self.loads = SegmentLoads::new(window_ms.max(1));
     }
 
     /// Whether connections should read more requests: the journal keeps up.
@@ -123,6 +135,10 @@ impl<S: Storage> CoreState<S> {
             .containers
             .get_mut(&container)
             .expect("the request was routed to the owning core");
+        if let spate_wire::Request::GetSegmentLoad(query) = &request {
+            return Started::Done(segment_load(target, &self.loads, &query.segment, now_ms));
+        }
+        meter_request(&mut self.loads, target, &request, now_ms);
         match target.execute(request, now_ms) {
             Execution::Reply(reply) => Started::Done(reply),
             Execution::Journal { record, seq, reply } => {
@@ -432,5 +448,46 @@ impl CoreState<GlommioStorage> {
     /// Reads journal files back (for data evicted from the read cache).
     pub fn journal_reader(&self) -> JournalReader {
         self.journal.storage().reader()
+    }
+}
+
+/// The answer to a `GetSegmentLoad`.
+fn segment_load(container: &Container, loads: &SegmentLoads, segment: &str, now_ms: u64) -> Reply {
+    if !container.has_segment(segment) {
+        return Reply::NoSuchSegment(spate_wire::NoSuchSegment {
+            segment: segment.to_owned(),
+        });
+    }
+    let (events, bytes) = loads.rates(segment, now_ms);
+    Reply::SegmentLoad(spate_wire::SegmentLoad {
+        milli_events_per_s: (events * 1000.0) as u64,
+        bytes_per_s: bytes as u64,
+        window_ms: loads.window_ms(),
+    })
+}
+
+/// Counts an append towards its segment's rates (only for a segment that
+/// exists, so the meters stay bounded by the segments); forgets the rates
+/// of a segment being deleted or merged away.
+fn meter_request(
+    loads: &mut SegmentLoads,
+    container: &Container,
+    request: &spate_wire::Request,
+    now_ms: u64,
+) {
+    use spate_wire::Request;
+    let (segment, events, bytes) = match request {
+        Request::Append(r) => (&r.segment, 1, r.payload.len()),
+        Request::ConditionalAppend(r) => (&r.segment, 1, r.payload.len()),
+        Request::AppendBatch(r) => {
+            let bytes = r.events.iter().map(|e| e.payload.len()).sum();
+            (&r.segment, r.events.len(), bytes)
+        }
+        Request::Delete(r) => return loads.forget(&r.segment),
+        Request::Merge(r) => return loads.forget(&r.source),
+        _ => return,
+    };
+    if container.has_segment(segment) {
+        loads.record(segment, events as u64, bytes as u64, now_ms);
     }
 }

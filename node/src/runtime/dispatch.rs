@@ -11,6 +11,7 @@ use spate_wire::{ErrorReply, Reply, Request, StatusCode};
 
 use super::core::{CoreState, Started};
 use super::readback;
+use super::streams::{self, StreamService};
 use crate::container::{ContainerId, ReadOutcome};
 
 /// A request handed to the core that owns its segment.
@@ -30,11 +31,43 @@ pub struct CoreContext {
     /// Inboxes of every core, this one included (unused).
     pub inboxes: Rc<Vec<flume::Sender<Forwarded>>>,
     pub index: usize,
+    /// The controller: the streams whose metadata logs this core owns.
+    pub streams: StreamService,
 }
 
 impl CoreContext {
-    /// Serves `request` wherever its segment lives.
+    /// Serves a segment, scope or stream request on the core that owns its
+    /// routing segment (the stream's log for a stream request).
     pub async fn serve(&self, request: Request) -> Reply {
+        if !request.is_stream_request() {
+            return self.serve_segment(request).await;
+        }
+        let Some(route) = request.routing_segment() else {
+            return error(
+                StatusCode::UnexpectedMessage,
+                "a stream request without a route",
+            );
+        };
+        let container = spate_wire::container_for(&route, self.containers);
+        drop(route);
+        let owner = usize::from(self.container_cores[container as usize]);
+        if owner == self.index {
+            return streams::serve(self, request).await;
+        }
+        self.forward(owner, container, request).await
+    }
+
+    /// Serves a request forwarded by another core (which routed it here).
+    pub async fn serve_here(&self, container: ContainerId, request: Request) -> Reply {
+        match request.is_stream_request() {
+            true => streams::serve(self, request).await,
+            false => serve_local(&self.state, container, request).await,
+        }
+    }
+
+    /// Serves a segment request wherever its segment lives. The controller
+    /// uses this for its own segment work.
+    pub async fn serve_segment(&self, request: Request) -> Reply {
         let Some(segment) = request.segment() else {
             return error(StatusCode::UnexpectedMessage, "not a segment request");
         };
@@ -43,6 +76,11 @@ impl CoreContext {
         if owner == self.index {
             return serve_local(&self.state, container, request).await;
         }
+        self.forward(owner, container, request).await
+    }
+
+    /// Hands `request` to core `owner` and waits for its reply.
+    async fn forward(&self, owner: usize, container: ContainerId, request: Request) -> Reply {
         let (reply, replied) = flume::bounded(1);
         if self.inboxes[owner]
             .send_async(Forwarded {
@@ -197,7 +235,7 @@ pub fn error(status: StatusCode, message: &str) -> Reply {
     })
 }
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

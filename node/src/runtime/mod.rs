@@ -11,6 +11,7 @@
 mod checkpoint;
 mod core;
 mod dispatch;
+mod load;
 mod notify;
 #[cfg(test)]
 mod power_cuts;
@@ -21,6 +22,7 @@ mod server;
 mod signals;
 mod startup;
 mod storage;
+mod streams;
 
 use std::net::TcpListener as StdListener;
 use std::os::fd::IntoRawFd;

@@ -15,11 +15,12 @@ use spate_wire::Limits;
 
 use super::CoreEvent;
 use super::core::CoreState;
-use super::dispatch::{CoreContext, Forwarded, serve_local};
+use super::dispatch::{CoreContext, Forwarded};
 use super::notify::Notify;
 use super::rebuild::rebuild;
 use super::server::{NodeFacts, accept_loop};
 use super::storage::GlommioStorage;
+use super::streams::{self, ControllerSettings, StreamService};
 use crate::config::Settings;
 use crate::container::{ContainerId, ContainerLimits};
 use crate::superblock::Superblock;
@@ -172,6 +173,10 @@ pub async fn core_main(
         container_cores: Rc::new(plan.container_cores.clone()),
         inboxes: Rc::new(plan.inboxes.clone()),
         index: core,
+        streams: StreamService::new(ControllerSettings {
+            scale_window_ms: plan.settings.scale_window_ms,
+            retention_interval_ms: plan.settings.retention_interval_ms,
+        }),
     });
     let facts = Rc::new(NodeFacts {
         node_id: plan.node_id,
@@ -180,8 +185,9 @@ pub async fn core_main(
     });
     let driver_task =
         glommio::spawn_local(drive(state.clone(), driver.clone(), events.clone(), core));
-    glommio::spawn_local(serve_inbox(state.clone(), plan.inbox.clone())).detach();
+    glommio::spawn_local(serve_inbox(ctx.clone(), plan.inbox.clone())).detach();
     let accepting = Notify::default();
+    let controller = glommio::spawn_local(streams::background(ctx.clone(), accepting.clone()));
     let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
     let _ = events.send(CoreEvent::Ready {
         core,
@@ -190,6 +196,7 @@ pub async fn core_main(
     let _ = stop.recv_async().await;
     accepting.signal();
     acceptor.await;
+    drop(controller);
     drain(&state).await;
     let summary = state.borrow().describe();
     drop(driver_task);
@@ -227,13 +234,9 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         checkpoint = recovered.checkpoint.unwrap_or(0),
         "recovered"
     );
-    Ok(CoreState::new(
-        plan.core,
-        containers,
-        journal,
-        driver,
-        UNJOURNALED_LIMIT,
-    ))
+    let mut state = CoreState::new(plan.core, containers, journal, driver, UNJOURNALED_LIMIT);
+    state.set_load_window(plan.settings.scale_window_ms);
+    Ok(state)
 }
 
 /// Keeps the journal moving: submits group commits, acknowledges what became
@@ -263,11 +266,11 @@ async fn drive(
 }
 
 /// Serves requests other cores forward for containers this core owns.
-async fn serve_inbox(state: Rc<RefCell<CoreState>>, inbox: flume::Receiver<Forwarded>) {
+async fn serve_inbox(ctx: Rc<CoreContext>, inbox: flume::Receiver<Forwarded>) {
     while let Ok(forwarded) = inbox.recv_async().await {
-        let state = state.clone();
+        let ctx = ctx.clone();
         glommio::spawn_local(async move {
-            let reply = serve_local(&state, forwarded.container, forwarded.request).await;
+            let reply = ctx.serve_here(forwarded.container, forwarded.request).await;
             let _ = forwarded.reply.send_async(reply).await;
         })
         .detach();

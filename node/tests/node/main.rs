@@ -6,6 +6,7 @@ mod client;
 mod overload;
 mod overload_tools;
 mod settings;
+mod streams;
 mod support;
 
 use std::io::Write;

@@ -19,6 +19,14 @@ pub struct Node {
     cores_flag: usize,
     listen: String,
     sizes: Sizes,
+    extra: Extra,
+}
+
+/// More flags and environment for a test node.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// Memory and journal sizes a test node starts with.
@@ -50,7 +58,33 @@ impl Node {
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, listen.to_string(), Sizes::default())
+        Self::start_in(
+            dir,
+            cores,
+            listen.to_string(),
+            Sizes::default(),
+            Extra::default(),
+        )
+    }
+
+    /// Starts a node with more flags and environment, on fixed ports.
+    pub fn start_extra(name: &str, cores: usize, extra: Extra) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test directory");
+        let listen = format!("127.0.0.1:{}", free_ports(cores as u16));
+        Self::start_in(dir, cores, listen, Sizes::default(), extra)
+    }
+
+    /// Waits for the node to exit by itself (a test crash point), then
+    /// starts it again on the same directory and ports with `extra`.
+    pub fn wait_and_restart(mut self, extra: Extra) -> (std::process::ExitStatus, Self) {
+        let mut child = self.child.take().expect("running");
+        let status = child.wait().expect("reaped");
+        let dir = std::mem::take(&mut self.dir);
+        let node = Self::start_in(dir, self.cores_flag, self.listen.clone(), self.sizes, extra);
+        (status, node)
     }
 
     /// Starts a node with these sizes (journal files are 32 MiB).
@@ -59,10 +93,16 @@ impl Node {
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, "127.0.0.1:0".to_string(), sizes)
+        Self::start_in(
+            dir,
+            cores,
+            "127.0.0.1:0".to_string(),
+            sizes,
+            Extra::default(),
+        )
     }
 
-    fn start_in(dir: PathBuf, cores: usize, listen: String, sizes: Sizes) -> Self {
+    fn start_in(dir: PathBuf, cores: usize, listen: String, sizes: Sizes, extra: Extra) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spate-node"))
             .args([
                 "--data-dir",
@@ -80,6 +120,8 @@ impl Node {
                 "--journal-file-mib",
                 "32",
             ])
+            .args(&extra.args)
+            .envs(extra.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log_file(&dir))
             .spawn()
@@ -103,6 +145,7 @@ impl Node {
             cores_flag: cores,
             listen,
             sizes,
+            extra,
         }
     }
 
@@ -115,7 +158,8 @@ impl Node {
         // The directory moves to the new node: this one, dropped on return,
         // must not delete it from under the restarted process.
         let dir = std::mem::take(&mut self.dir);
-        Self::start_in(dir, self.cores_flag, self.listen.clone(), self.sizes)
+        let extra = self.extra.clone();
+        Self::start_in(dir, self.cores_flag, self.listen.clone(), self.sizes, extra)
     }
 
     /// Stops the node with SIGTERM and returns its exit status.
