@@ -7,6 +7,7 @@ mod overload;
 mod overload_tools;
 mod settings;
 mod streams;
+mod streams_keys;
 mod support;
 
 use std::io::Write;

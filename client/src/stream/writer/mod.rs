@@ -274,6 +274,13 @@ impl Shared {
             return;
         };
         pending.segment = route.number;
+        if route.writer.next_event_number() > number {
+            // The segment holds a number at least this one from this writer
+            // id (an earlier run's appends landed after this writer read the
+            // records): the event is durable there.
+            pending.acked_as_duplicate(number);
+            return;
+        }
         let future = route.writer.append_numbered(number, pending.framed.clone());
         pending.future = Some(future);
         lock(&self.state).in_flight.insert(number, pending);

@@ -38,6 +38,14 @@ impl Pending {
         }
     }
 
+    /// Resolves as durable without sending: the node's records prove it.
+    pub fn acked_as_duplicate(self, number: i64) {
+        self.completer.complete(Ok(EventAck {
+            event_number: number,
+            segment: None,
+        }));
+    }
+
     pub fn fail(self, error: ClientError) {
         self.completer.complete(Err(error));
     }
