@@ -67,18 +67,17 @@ impl Node {
         )
     }
 
-    /// Starts a node with more flags and environment, on fixed ports.
+    /// Starts a node with more flags and environment, on ephemeral ports.
     pub fn start_extra(name: &str, cores: usize, extra: Extra) -> Self {
         let dir =
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        let listen = format!("127.0.0.1:{}", free_ports(cores as u16));
-        Self::start_in(dir, cores, listen, Sizes::default(), extra)
+        Self::start_in(dir, cores, "127.0.0.1:0".into(), Sizes::default(), extra)
     }
 
     /// Waits for the node to exit by itself (a test crash point), then
-    /// starts it again on the same directory and ports with `extra`.
+    /// starts it again on the same directory and listen flag with `extra`.
     pub fn wait_and_restart(mut self, extra: Extra) -> (std::process::ExitStatus, Self) {
         let mut child = self.child.take().expect("running");
         let status = child.wait().expect("reaped");

@@ -22,7 +22,7 @@ mod workflow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spate_wire::{Reply, Request, StatusCode};
 
@@ -168,13 +168,15 @@ where
 pub async fn background(ctx: Rc<CoreContext>, stop: Notify) {
     resume::resume(&ctx).await;
     let settings = ctx.streams.settings;
-    let scale_tick = settings.scale_tick();
+    let scale_every = settings.scale_tick();
     let retention_every = Duration::from_millis(settings.retention_interval_ms);
-    let mut next_retention = std::time::Instant::now() + retention_every;
+    let mut next_scale = Instant::now() + scale_every;
+    let mut next_retention = Instant::now() + retention_every;
     loop {
+        let wake = next_scale.min(next_retention);
         let stopped = futures_lite::future::or(
             async {
-                glommio::timer::sleep(scale_tick).await;
+                glommio::timer::sleep(wake.saturating_duration_since(Instant::now())).await;
                 false
             },
             async {
@@ -186,18 +188,29 @@ pub async fn background(ctx: Rc<CoreContext>, stop: Notify) {
         if stopped {
             return;
         }
-        for slot in ctx.streams.all() {
-            if let Err(error) = autoscale::tick(&ctx, &slot).await {
-                tracing::warn!(stream = %slot.log, ?error, "auto-scaling step failed; retrying next tick");
-            }
+        if Instant::now() >= next_scale {
+            next_scale = Instant::now() + scale_every;
+            scale_all(&ctx).await;
         }
-        if std::time::Instant::now() >= next_retention {
-            next_retention = std::time::Instant::now() + retention_every;
-            for slot in ctx.streams.all() {
-                if let Err(error) = retention::cycle(&ctx, &slot).await {
-                    tracing::warn!(stream = %slot.log, ?error, "retention step failed; retrying next cycle");
-                }
-            }
+        if Instant::now() >= next_retention {
+            next_retention = Instant::now() + retention_every;
+            retain_all(&ctx).await;
+        }
+    }
+}
+
+async fn scale_all(ctx: &CoreContext) {
+    for slot in ctx.streams.all() {
+        if let Err(error) = autoscale::tick(ctx, &slot).await {
+            tracing::warn!(stream = %slot.log, ?error, "auto-scaling step failed; retrying next tick");
+        }
+    }
+}
+
+async fn retain_all(ctx: &CoreContext) {
+    for slot in ctx.streams.all() {
+        if let Err(error) = retention::cycle(ctx, &slot).await {
+            tracing::warn!(stream = %slot.log, ?error, "retention step failed; retrying next cycle");
         }
     }
 }
