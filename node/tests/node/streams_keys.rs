@@ -99,11 +99,14 @@ fn each_key_keeps_its_order_across_splits_and_merges() {
     }
 }
 
+/// Picks what one scale seals and the ranges it creates.
+type ScaleStep = fn(&spate_client::StreamInfo) -> (Vec<u64>, Vec<KeyRange>);
+
 /// Splits both first segments, then merges the two halves of the first:
 /// three epochs, while the writer writes.
 fn scale_while_writing(client: &Client, name: &StreamName) -> u32 {
     let mut epoch = 0;
-    let plan: [fn(&spate_client::StreamInfo) -> (Vec<u64>, Vec<KeyRange>); 3] = [
+    let plan: [ScaleStep; 3] = [
         |info| split(info, 0),
         |info| split(info, 1),
         |info| {
