@@ -5,6 +5,7 @@
 //! command could not run (bad arguments, unreadable files).
 
 mod journal;
+mod streams;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    node: streams::NodeArgs,
 }
 
 #[derive(Subcommand)]
@@ -27,6 +30,16 @@ enum Command {
     /// or running; nothing is written).
     #[command(subcommand)]
     Journal(journal::JournalCommand),
+    /// Scopes: create, list, delete.
+    #[command(subcommand)]
+    Scope(streams::ScopeCommand),
+    /// Streams: create, list, describe, update, scale, truncate, seal, delete.
+    #[command(subcommand)]
+    Stream(streams::StreamCommand),
+    /// Writes events from stdin (one per line, or length-prefixed).
+    Write(streams::WriteArgs),
+    /// Reads events to stdout (one per line, or length-prefixed).
+    Read(streams::ReadArgs),
 }
 
 /// How a command ended, for the exit code.
@@ -39,6 +52,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Journal(command) => journal::run(command),
+        Command::Scope(command) => streams::run_scope(&cli.node, command),
+        Command::Stream(command) => streams::run_stream(&cli.node, command),
+        Command::Write(args) => streams::run_write(&cli.node, args),
+        Command::Read(args) => streams::run_read(&cli.node, args),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,
