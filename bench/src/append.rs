@@ -14,14 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use spate_client::{
-    AppendFuture, AppendOutcome, Client, ClientOptions, CreateOutcome, SegmentWriter,
-};
+use spate_client::{AppendFuture, AppendOutcome, Client, ClientOptions, EventFuture};
 
 use crate::floor::FloorReport;
 use crate::pacing::{precise_sleeps, wait_until};
 use crate::report::Ratio;
 use crate::stats::{Latencies, LatencySummary, round3};
+use crate::target::Target;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct AppendArgs {
@@ -54,10 +53,36 @@ pub struct AppendArgs {
     /// deleted after the run, so repeated runs do not fill its journal).
     #[arg(long)]
     pub keep: bool,
+    /// Write events to this stream (created with --segments fixed segments
+    /// if absent) through the event writer, instead of to bare segments.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// With --stream: spread events over this many routing keys (0: no
+    /// keys, each event placed by its number).
+    #[arg(long, default_value_t = 0)]
+    pub keys: u64,
+}
+
+/// An append's acknowledgement, from a segment writer or the event writer.
+pub enum Ack {
+    Segment(AppendFuture),
+    Event(EventFuture),
+}
+
+impl Ack {
+    fn wait(self) -> anyhow::Result<()> {
+        match self {
+            Ack::Segment(ack) => match ack.wait().context("an append failed")? {
+                AppendOutcome::Appended(_) => Ok(()),
+                outcome => bail!("an append was refused: {outcome:?}"),
+            },
+            Ack::Event(ack) => ack.wait().map(drop).context("an event write failed"),
+        }
+    }
 }
 
 struct Issued {
-    ack: AppendFuture,
+    ack: Ack,
     intended: Instant,
 }
 
@@ -94,6 +119,8 @@ struct AppendConfig {
     rate: f64,
     window: usize,
     warmup_s: f64,
+    stream: Option<String>,
+    keys: u64,
 }
 
 pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendReport> {
@@ -108,17 +135,16 @@ pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendRe
     }
     let client = Client::connect(args.node.as_str(), ClientOptions::default())
         .with_context(|| format!("connecting to {}", args.node))?;
-    let (names, writers) = open_writers(&client, args.segments)?;
-    let outcome = drive(args, &writers);
-    drop(writers);
+    let target = Target::open(&client, args)?;
+    let outcome = drive(args, &target);
     if !args.keep {
-        delete_segments(&client, &names);
+        target.remove(&client);
     }
     Ok(report(args, floor, outcome?))
 }
 
-/// Runs the workload on `writers`; what the collector gathered.
-fn drive(args: &AppendArgs, writers: &[SegmentWriter]) -> anyhow::Result<Collected> {
+/// Runs the workload on `target`; what the collector gathered.
+fn drive(args: &AppendArgs, target: &Target) -> anyhow::Result<Collected> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup.max(0.0));
     let end = measure_from + Duration::from_secs_f64(args.seconds.max(0.0));
@@ -131,7 +157,7 @@ fn drive(args: &AppendArgs, writers: &[SegmentWriter]) -> anyhow::Result<Collect
     let collector = std::thread::Builder::new()
         .name("bench-collector".into())
         .spawn(move || collect(issued, measure_from, end))?;
-    let sent = send(args, writers, start, end, &issue);
+    let sent = send(args, target, start, end, &issue);
     drop(issue);
     let collected = collector
         .join()
@@ -142,49 +168,11 @@ fn drive(args: &AppendArgs, writers: &[SegmentWriter]) -> anyhow::Result<Collect
     Ok(collected)
 }
 
-/// Deletes the run's segments; a failure is reported, not fatal (the
-/// figures are still good).
-fn delete_segments(client: &Client, names: &[String]) {
-    for name in names {
-        if let Err(e) = client.delete(name).wait() {
-            eprintln!("spate-bench: could not delete {name}: {e}");
-        }
-    }
-}
-
-fn open_writers(
-    client: &Client,
-    segments: usize,
-) -> anyhow::Result<(Vec<String>, Vec<SegmentWriter>)> {
-    let run = std::process::id();
-    let names: Vec<String> = (0..segments)
-        .map(|i| format!("bench/append-{run}/{i}"))
-        .collect();
-    let writers = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let name = name.clone();
-            match client
-                .create_segment(&name)
-                .wait()
-                .with_context(|| format!("creating {name}"))?
-            {
-                CreateOutcome::Created | CreateOutcome::AlreadyExists => {}
-            }
-            client
-                .segment_writer(&name, (i + 1) as u128)
-                .with_context(|| format!("a writer on {name}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((names, writers))
-}
-
 /// Issues appends until `end`: at their intended times, or as fast as the
 /// window lets through.
 fn send(
     args: &AppendArgs,
-    writers: &[SegmentWriter],
+    target: &Target,
     start: Instant,
     end: Instant,
     issue: &std::sync::mpsc::SyncSender<Issued>,
@@ -202,8 +190,7 @@ fn send(
         if intended >= end {
             return Ok(());
         }
-        let writer = &writers[i as usize % writers.len()];
-        let ack = writer.append(payload.clone());
+        let ack = target.send(i, &payload);
         if issue.send(Issued { ack, intended }).is_err() {
             bail!("the collector stopped early");
         }
@@ -221,11 +208,8 @@ fn collect(
         events: 0,
     };
     for Issued { ack, intended } in issued {
-        let outcome = ack.wait().context("an append failed")?;
+        ack.wait()?;
         let acked = Instant::now();
-        let AppendOutcome::Appended(_) = outcome else {
-            bail!("an append was refused: {outcome:?}");
-        };
         if intended < measure_from {
             continue;
         }
@@ -260,6 +244,8 @@ fn report(args: &AppendArgs, floor: FloorReport, collected: Collected) -> Append
             rate: args.rate,
             window: args.window,
             warmup_s: args.warmup,
+            stream: args.stream.clone(),
+            keys: args.keys,
         },
     }
 }

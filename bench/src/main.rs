@@ -8,6 +8,7 @@ mod floor;
 mod pacing;
 mod report;
 mod stats;
+mod target;
 mod workload;
 
 use std::fs;

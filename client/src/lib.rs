@@ -62,7 +62,8 @@ pub use completion::Completion;
 pub use error::ClientError;
 pub use options::{ClientOptions, MIN_READ_WAIT_MS, ReaderOptions, RetryPolicy, WriterOptions};
 pub use reader::{ReadChunk, ReadFuture, ReadOutcome, SegmentReader};
-pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode};
+pub use spate_wire::stream::{KeyRange, RetentionPolicy, ScalingPolicy, StreamConfig, StreamCut};
+pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode, StreamPhase};
 pub use stream::{
     EVENT_HEADER_BYTES, EventAck, EventFuture, EventSplitter, EventWriter, EventWriterOptions,
     Scaled, SplitEvent, StreamCreateOutcome, StreamEvent, StreamInfo, StreamName, StreamOutcome,
