@@ -28,6 +28,7 @@ mod refresh;
 mod resume;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use spate_wire::StatusCode;
@@ -81,6 +82,12 @@ pub(super) struct Shared {
     state: Mutex<State>,
     /// Draining ended, or events resolved (for flush and close).
     changed: Condvar,
+    /// Mirrors `State::draining || State::failed.is_some()`, so a write
+    /// checks it without taking the state's lock (which the threads
+    /// completing acks hold often). A write that slips past a seal still
+    /// goes to a segment of the old epoch: acked there, or refused and
+    /// resent in order with the rest.
+    blocked: AtomicBool,
 }
 
 /// What numbering and routing need.
@@ -149,6 +156,7 @@ impl EventWriter {
                 }),
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
+                blocked: AtomicBool::new(false),
             }),
         })
     }
@@ -208,8 +216,8 @@ impl EventWriter {
         let number = sender.next_number;
         sender.next_number += 1;
         let position = routing_key.map_or_else(|| number_position(number), key_position);
-        lock(&self.shared.state).last_number = Some(number);
         if sender.recorded.holds(position, number) {
+            lock(&self.shared.state).last_number = Some(number);
             completer.complete(Ok(EventAck {
                 event_number: number,
                 segment: None,
@@ -251,6 +259,9 @@ impl EventWriter {
 impl Shared {
     /// Waits while the writer moves to new segments; fails if it gave up.
     fn wait_until_open(&self) -> Result<(), ClientError> {
+        if !self.blocked.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut state = lock(&self.state);
         while state.draining && state.failed.is_none() {
             state = wait(&self.changed, state);
@@ -283,12 +294,21 @@ impl Shared {
         }
         let future = route.writer.append_numbered(number, pending.framed.clone());
         pending.future = Some(future);
-        lock(&self.state).in_flight.insert(number, pending);
-        pending::on_wake(self, number);
+        let mut state = lock(&self.state);
+        state.last_number = state.last_number.max(Some(number));
+        state.in_flight.insert(number, pending);
+        pending::poll_locked(self, state, number);
     }
 }
 
 impl State {
+    /// Sets `draining` and the writer's fast-path flag with it.
+    pub(super) fn set_draining(&mut self, shared: &Shared, draining: bool) {
+        self.draining = draining;
+        let blocked = self.draining || self.failed.is_some();
+        shared.blocked.store(blocked, Ordering::Release);
+    }
+
     /// Whether an event numbered at most `last` is unresolved.
     fn holds_through(&self, last: i64) -> bool {
         let oldest = |m: &BTreeMap<i64, Pending>| m.keys().next().copied();

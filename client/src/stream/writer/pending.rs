@@ -65,7 +65,15 @@ impl Wake for EventWaker {
 
 /// Polls event `number`'s append and handles its outcome if it has one.
 pub(super) fn on_wake(shared: &Arc<Shared>, number: i64) {
-    let mut state = lock(&shared.state);
+    poll_locked(shared, lock(&shared.state), number);
+}
+
+/// As [`on_wake`], for a caller that holds the state's lock already.
+pub(super) fn poll_locked(
+    shared: &Arc<Shared>,
+    mut state: std::sync::MutexGuard<'_, State>,
+    number: i64,
+) {
     let Some(pending) = state.in_flight.get_mut(&number) else {
         return;
     };
@@ -94,7 +102,7 @@ pub(super) fn on_wake(shared: &Arc<Shared>, number: i64) {
         )),
         Ok(AppendOutcome::Sealed { .. }) => {
             state.resend.insert(number, pending);
-            state.draining = true;
+            state.set_draining(shared, true);
         }
         Ok(AppendOutcome::NoSuchSegment) => {
             let error = ClientError::invalid(format!(
@@ -103,10 +111,12 @@ pub(super) fn on_wake(shared: &Arc<Shared>, number: i64) {
             ));
             done.push((pending.completer, Err(error.clone())));
             fail_all(&mut state, error, &mut done);
+            state.set_draining(shared, false);
         }
         Err(error) => {
             done.push((pending.completer, Err(error.clone())));
             fail_all(&mut state, error, &mut done);
+            state.set_draining(shared, false);
         }
     }
     let flushes = resolved_flushes(&mut state);
@@ -127,7 +137,8 @@ pub(super) fn on_wake(shared: &Arc<Shared>, number: i64) {
     }
 }
 
-/// The writer gives up: every unresolved event fails.
+/// The writer gives up: every unresolved event fails. The caller then
+/// clears `draining` (`State::set_draining`), which also blocks new writes.
 pub(super) fn fail_all(
     state: &mut State,
     error: ClientError,
@@ -141,7 +152,6 @@ pub(super) fn fail_all(
     for (_, pending) in in_flight.into_iter().chain(resend) {
         done.push((pending.completer, Err(error.clone())));
     }
-    state.draining = false;
 }
 
 /// Flushes whose events have all resolved (or all fail, if the writer gave

@@ -105,7 +105,7 @@ fn run(shared: &Arc<Shared>) {
             return;
         }
         if !again {
-            state.draining = false;
+            state.set_draining(shared, false);
             state.refreshing = false;
             drop(state);
             shared.changed.notify_all();
@@ -129,6 +129,7 @@ fn give_up(shared: &Arc<Shared>, error: ClientError) {
     let mut done = Vec::new();
     let mut state = lock(&shared.state);
     fail_all(&mut state, error, &mut done);
+    state.set_draining(shared, false);
     state.refreshing = false;
     let flushes = resolved_flushes(&mut state);
     drop(state);
