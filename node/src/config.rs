@@ -50,6 +50,10 @@ pub struct Args {
     /// sleeps: trades CPU for latency (a sleeping core wakes up late).
     #[arg(long)]
     pub spin_us: Option<u64>,
+    /// Serve Prometheus metrics over HTTP at http://ADDR/metrics (off
+    /// unless given). Port 0 picks a free port; the node prints the address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<SocketAddr>,
     /// A TOML file with any of the settings above (same names, snake_case).
     #[arg(long)]
     #[serde(skip)]
@@ -68,6 +72,8 @@ pub struct Settings {
     pub journal_file_bytes: u64,
     pub journal_files: u32,
     pub spin_us: u64,
+    /// Where the metrics page is served, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A setting that cannot work.
@@ -130,6 +136,7 @@ impl Settings {
                 * MIB,
             journal_files: args.journal_files.or(file.journal_files).unwrap_or(64),
             spin_us: args.spin_us.or(file.spin_us).unwrap_or(DEFAULT_SPIN_US),
+            metrics: args.metrics.or(file.metrics),
             data_dir,
             journal_dir,
         };

@@ -7,11 +7,13 @@
 //! is the order in which they were applied, which is what replay requires.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
 
 use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
 use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
 use super::checkpoint::Checkpoints;
+use super::metrics::CoreMetrics;
 use super::notify::Notify;
 use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
@@ -64,6 +66,9 @@ pub struct CoreState<S: Storage = GlommioStorage> {
     pub(super) driver: Notify,
     failure: Option<String>,
     unjournaled_limit: usize,
+    /// This core's counters, shared with its connections, storage and
+    /// read-backs (all on this thread).
+    pub(super) metrics: Rc<CoreMetrics>,
 }
 
 impl<S: Storage> CoreState<S> {
@@ -90,7 +95,22 @@ impl<S: Storage> CoreState<S> {
             driver,
             failure: None,
             unjournaled_limit,
+            metrics: Rc::default(),
         }
+    }
+
+    /// Counts into `metrics` (shared with the core's other parts) from now on.
+    pub fn with_metrics(mut self, metrics: Rc<CoreMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Rc<CoreMetrics> {
+        &self.metrics
+    }
+
+    pub fn containers_owned(&self) -> u64 {
+        self.containers.len() as u64
     }
 
     /// Whether connections should read more requests: the journal keeps up.
