@@ -16,9 +16,19 @@ pub struct Node {
     pub dir: PathBuf,
     /// Each core's address, from the node's start-up lines.
     pub cores: Vec<SocketAddr>,
+    /// The metrics page's address, when started with metrics.
+    pub metrics: Option<SocketAddr>,
     cores_flag: usize,
     listen: String,
     sizes: Sizes,
+    extras: Extras,
+}
+
+/// Start-up options besides the sizes.
+#[derive(Clone, Copy, Debug, Default)]
+struct Extras {
+    /// `--metrics 127.0.0.1:0`.
+    metrics: bool,
 }
 
 /// Memory and journal sizes a test node starts with.
@@ -50,7 +60,23 @@ impl Node {
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, listen.to_string(), Sizes::default())
+        Self::start_in(
+            dir,
+            cores,
+            listen.to_string(),
+            Sizes::default(),
+            Extras::default(),
+        )
+    }
+
+    /// Starts a node that also serves its metrics page (on an ephemeral port).
+    pub fn start_with_metrics(name: &str, cores: usize) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test directory");
+        let extras = Extras { metrics: true };
+        Self::start_in(dir, cores, "127.0.0.1:0".into(), Sizes::default(), extras)
     }
 
     /// Starts a node with these sizes (journal files are 32 MiB).
@@ -59,10 +85,21 @@ impl Node {
             std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test directory");
-        Self::start_in(dir, cores, "127.0.0.1:0".to_string(), sizes)
+        Self::start_in(
+            dir,
+            cores,
+            "127.0.0.1:0".to_string(),
+            sizes,
+            Extras::default(),
+        )
     }
 
-    fn start_in(dir: PathBuf, cores: usize, listen: String, sizes: Sizes) -> Self {
+    fn start_in(dir: PathBuf, cores: usize, listen: String, sizes: Sizes, extras: Extras) -> Self {
+        let metrics_args: &[&str] = if extras.metrics {
+            &["--metrics", "127.0.0.1:0"]
+        } else {
+            &[]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_spate-node"))
             .args([
                 "--data-dir",
@@ -80,6 +117,7 @@ impl Node {
                 "--journal-file-mib",
                 "32",
             ])
+            .args(metrics_args)
             .stdout(Stdio::piped())
             .stderr(log_file(&dir))
             .spawn()
@@ -87,7 +125,8 @@ impl Node {
         let stdout = child.stdout.take().expect("stdout piped");
         let mut lines = BufReader::new(stdout).lines();
         let mut addrs = Vec::new();
-        while addrs.len() < cores {
+        let mut metrics = None;
+        while addrs.len() < cores || (extras.metrics && metrics.is_none()) {
             let Some(Ok(line)) = lines.next() else {
                 let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
                 panic!("the node exited before it listened:\n{log}");
@@ -95,14 +134,20 @@ impl Node {
             if let Some(addr) = line.split("listening on ").nth(1) {
                 addrs.push(addr.trim().parse().expect("an address"));
             }
+            if let Some(url) = line.split("metrics on http://").nth(1) {
+                let addr = url.trim().trim_end_matches("/metrics");
+                metrics = Some(addr.parse().expect("a metrics address"));
+            }
         }
         Self {
             child: Some(child),
             dir,
             cores: addrs,
+            metrics,
             cores_flag: cores,
             listen,
             sizes,
+            extras,
         }
     }
 
@@ -115,7 +160,13 @@ impl Node {
         // The directory moves to the new node: this one, dropped on return,
         // must not delete it from under the restarted process.
         let dir = std::mem::take(&mut self.dir);
-        Self::start_in(dir, self.cores_flag, self.listen.clone(), self.sizes)
+        Self::start_in(
+            dir,
+            self.cores_flag,
+            self.listen.clone(),
+            self.sizes,
+            self.extras,
+        )
     }
 
     /// Stops the node with SIGTERM and returns its exit status.
