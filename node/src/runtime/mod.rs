@@ -96,7 +96,13 @@ pub fn run(settings: Settings) -> Result<Stopped, StartError> {
             addr: settings.metrics.unwrap_or(settings.listen),
             source,
         })?;
-        metrics::spawn(listener, plan.scrapers(), started)?;
+        let watched = metrics::Watched {
+            dirs: vec![
+                ("data", settings.data_dir.clone()),
+                ("journal", settings.journal_dir.clone()),
+            ],
+        };
+        metrics::spawn(listener, plan.scrapers(), watched, started)?;
         println!("spate-node: metrics on http://{addr}/metrics");
     }
     signals::forward_to(events);

@@ -78,6 +78,9 @@ fn the_metrics_page_parses_and_counts_appends_and_reads() {
     assert_eq!(before["spate_cores"], 2.0);
     assert_eq!(total(&before, "spate_appended_events_total"), 0.0);
     assert_eq!(total(&before, "spate_containers"), 8.0, "4 per core");
+    assert!(before["spate_machine_cpus"] >= 1.0);
+    assert!(before[r#"spate_disk_bytes{dir="data"}"#] > 0.0);
+    assert!(before[r#"spate_disk_available_bytes{dir="journal"}"#] > 0.0);
 
     let mut conn = Conn::open(node.cores[0]);
     let created = conn.call(Request::CreateSegment(CreateSegment {

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::counters::Refusal;
 use super::histogram::{BOUNDS_NS, HistogramSnapshot};
+use super::machine::Machine;
 use super::snapshot::CoreSnapshot;
 
 /// The `Content-Type` of the page.
@@ -17,6 +18,7 @@ pub struct NodeFacts {
     pub version: &'static str,
     pub uptime_s: f64,
     pub cores: usize,
+    pub machine: Machine,
 }
 
 #[derive(Clone, Copy)]
@@ -207,6 +209,7 @@ fn write_page(out: &mut String, node: &NodeFacts, cores: &[CoreSnapshot]) -> std
         "Cores that answered this scrape in time (the rest are missing below).",
     )?;
     writeln!(out, "spate_cores_answered {}", cores.len())?;
+    write_machine(out, &node.machine)?;
     for f in FAMILIES {
         header(out, f.name, f.kind, f.help)?;
         for s in cores {
@@ -243,6 +246,61 @@ fn write_page(out: &mut String, node: &NodeFacts, cores: &[CoreSnapshot]) -> std
         cores,
         |s| &s.journal_write,
     )
+}
+
+fn write_machine(out: &mut String, m: &Machine) -> std::fmt::Result {
+    header(
+        out,
+        "spate_machine_cpus",
+        Gauge,
+        "CPUs of the node's machine.",
+    )?;
+    writeln!(out, "spate_machine_cpus {}", m.cpus)?;
+    header(
+        out,
+        "spate_machine_memory_bytes",
+        Gauge,
+        "Memory of the node's machine.",
+    )?;
+    writeln!(out, "spate_machine_memory_bytes {}", m.memory_bytes)?;
+    header(
+        out,
+        "spate_machine_memory_available_bytes",
+        Gauge,
+        "Memory available for new allocations on the node's machine.",
+    )?;
+    writeln!(
+        out,
+        "spate_machine_memory_available_bytes {}",
+        m.memory_available_bytes
+    )?;
+    header(
+        out,
+        "spate_disk_bytes",
+        Gauge,
+        "Size of the file system holding a node directory (dir: data, journal).",
+    )?;
+    for (dir, space) in &m.disks {
+        if let Some(space) = space {
+            writeln!(out, "spate_disk_bytes{{dir=\"{dir}\"}} {}", space.total)?;
+        }
+    }
+    header(
+        out,
+        "spate_disk_available_bytes",
+        Gauge,
+        "Space available to the node on the file system holding a node directory.",
+    )?;
+    for (dir, space) in &m.disks {
+        if let Some(space) = space {
+            writeln!(
+                out,
+                "spate_disk_available_bytes{{dir=\"{dir}\"}} {}",
+                space.available
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn header(out: &mut String, name: &str, kind: Kind, help: &str) -> std::fmt::Result {
@@ -315,6 +373,12 @@ mod tests {
             version: "0.1.0",
             uptime_s: 1.5,
             cores: 4,
+            machine: Machine {
+                cpus: 2,
+                memory_bytes: 1 << 30,
+                memory_available_bytes: 1 << 29,
+                disks: vec![("data", None)],
+            },
         };
         let page = render(&node, &[core]);
         assert!(page.contains("spate_appended_events_total{core=\"3\"} 7\n"));

@@ -7,6 +7,7 @@
 //!   queue per core; each core answers from a task of its own.
 //! - `exposition`: the text format (Prometheus 0.0.4); names in
 //!   `docs/metrics.md`.
+//! - `machine`: CPUs, memory and disk space, read at each scrape.
 //! - `http`, `server`: a tiny HTTP/1.1 server on a std thread, `GET /metrics`
 //!   only, bounded requests, one connection at a time.
 
@@ -15,9 +16,11 @@ mod exposition;
 mod gather;
 mod histogram;
 mod http;
+mod machine;
 mod server;
 mod snapshot;
 
 pub use counters::{AppendSize, CoreMetrics};
 pub use gather::{ScrapeInbox, Scrapers, answer, channels};
+pub use machine::Watched;
 pub use server::{MetricsError, bind, spawn};

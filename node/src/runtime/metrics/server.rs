@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::exposition::{self, CONTENT_TYPE, NodeFacts};
 use super::gather::Scrapers;
 use super::http::{read_request, respond_error, respond_ok};
+use super::machine::{Machine, Watched};
 
 /// How long one connection may take to send its request or take its reply.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,20 +43,33 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, MetricsError> {
 pub fn spawn(
     listener: TcpListener,
     scrapers: Scrapers,
+    watched: Watched,
     started: Instant,
 ) -> Result<(), MetricsError> {
+    let node = Node {
+        scrapers,
+        watched,
+        started,
+    };
     std::thread::Builder::new()
         .name("spate-metrics".into())
-        .spawn(move || serve(&listener, &scrapers, started))
+        .spawn(move || serve(&listener, &node))
         .map(drop)
         .map_err(MetricsError::Thread)
 }
 
-fn serve(listener: &TcpListener, scrapers: &Scrapers, started: Instant) {
+/// What the page is made from.
+struct Node {
+    scrapers: Scrapers,
+    watched: Watched,
+    started: Instant,
+}
+
+fn serve(listener: &TcpListener, node: &Node) {
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
-                if let Err(e) = answer(stream, scrapers, started) {
+                if let Err(e) = answer(stream, node) {
                     tracing::debug!(error = %e, "metrics connection");
                 }
             }
@@ -68,19 +82,20 @@ fn serve(listener: &TcpListener, scrapers: &Scrapers, started: Instant) {
     }
 }
 
-fn answer(mut stream: TcpStream, scrapers: &Scrapers, started: Instant) -> std::io::Result<()> {
+fn answer(mut stream: TcpStream, node: &Node) -> std::io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let request = match read_request(&mut stream) {
         Ok(request) => request,
         Err(error) => return respond_error(&mut stream, &error),
     };
-    let cores = scrapers.gather(CORE_PATIENCE);
-    let node = NodeFacts {
+    let cores = node.scrapers.gather(CORE_PATIENCE);
+    let facts = NodeFacts {
         version: env!("CARGO_PKG_VERSION"),
-        uptime_s: started.elapsed().as_secs_f64(),
-        cores: scrapers.cores(),
+        uptime_s: node.started.elapsed().as_secs_f64(),
+        cores: node.scrapers.cores(),
+        machine: Machine::read(&node.watched),
     };
-    let page = exposition::render(&node, &cores);
+    let page = exposition::render(&facts, &cores);
     respond_ok(&mut stream, CONTENT_TYPE, &page, request.head_only)
 }
