@@ -1,10 +1,13 @@
 //! `spate`, the operator CLI.
 //!
 //! Exit codes scripts can rely on: 0 all is well (a torn journal tail, the
-//! normal result of a crash, counts as well), 1 a check found damage, 2 the
-//! command could not run (bad arguments, unreadable files).
+//! normal result of a crash, counts as well), 1 a check found damage (or a
+//! repair left some), 2 the command could not run (bad arguments,
+//! unreadable files, no node at the address).
 
 mod journal;
+mod node;
+mod units;
 
 use std::process::ExitCode;
 
@@ -27,6 +30,9 @@ enum Command {
     /// or running; nothing is written).
     #[command(subcommand)]
     Journal(journal::JournalCommand),
+    /// A running node, through its metrics page (`spate-node --metrics`).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
 }
 
 /// How a command ended, for the exit code.
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Journal(command) => journal::run(command),
+        Command::Node(command) => node::run(command),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,
