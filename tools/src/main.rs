@@ -7,6 +7,7 @@
 
 mod journal;
 mod node;
+mod tier;
 mod units;
 
 use std::process::ExitCode;
@@ -33,6 +34,10 @@ enum Command {
     /// A running node, through its metrics page (`spate-node --metrics`).
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// Offline scrub, repair and status of the erasure-coded tier's
+    /// directories.
+    #[command(subcommand)]
+    Tier(tier::TierCommand),
 }
 
 /// How a command ended, for the exit code.
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Journal(command) => journal::run(command),
         Command::Node(command) => node::run(command),
+        Command::Tier(command) => tier::run(command),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,
