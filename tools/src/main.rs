@@ -5,6 +5,7 @@
 //! repair left some), 2 the command could not run (bad arguments,
 //! unreadable files, no node at the address).
 
+mod completions;
 mod journal;
 mod node;
 mod tier;
@@ -38,6 +39,12 @@ enum Command {
     /// directories.
     #[command(subcommand)]
     Tier(tier::TierCommand),
+    /// Prints a shell completion script, e.g.
+    /// `spate completions bash > /etc/bash_completion.d/spate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// How a command ended, for the exit code.
@@ -52,6 +59,7 @@ fn main() -> ExitCode {
         Command::Journal(command) => journal::run(command),
         Command::Node(command) => node::run(command),
         Command::Tier(command) => tier::run(command),
+        Command::Completions { shell } => completions::run(shell),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,
