@@ -240,3 +240,31 @@ impl Machine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_off_unless_asked_and_the_file_can_ask() {
+        let dir = std::env::temp_dir().join(format!("spate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("node.toml");
+        std::fs::write(&file, "data_dir = \"/d\"\nmetrics = \"127.0.0.1:9100\"\n").expect("file");
+        let from_file = Settings::resolve(Args {
+            config: Some(file),
+            cores: Some(1),
+            ..Args::default()
+        })
+        .expect("valid");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(from_file.metrics, "127.0.0.1:9100".parse().ok());
+        let off = Settings::resolve(Args {
+            data_dir: Some("/d".into()),
+            cores: Some(1),
+            ..Args::default()
+        })
+        .expect("valid");
+        assert_eq!(off.metrics, None);
+    }
+}
