@@ -92,26 +92,33 @@ fn status(args: &TierArgs) -> anyhow::Result<Outcome> {
 
 fn scrub(args: &ScrubArgs) -> anyhow::Result<Outcome> {
     let tier = open::open(&args.tier.dirs, args.tier.ec)?;
+    // The bar's length: stripes by the manifests (a damaged manifest makes
+    // it short, which only shows as a bar that ends early).
     let total = match &args.segment {
-        Some(_) => 0,
+        Some(segment) => tier
+            .manifest(segment)
+            .ok()
+            .flatten()
+            .map_or(0, |m| m.stripes.len() as u64),
         None => tier.status().stripes,
     };
     let bar = progress::bar(total, "scrub");
     let scope = args.segment.as_deref().map_or(Scope::All, Scope::Segment);
-    let report = tier.scrub(
-        scope,
-        bytes_per_s(args.rate_mib),
-        &mut |event| match event {
+    // Damage is listed once, in the report; the bar only counts it.
+    let (mut read, mut damaged) = (0u64, 0u64);
+    let report = tier.scrub(scope, bytes_per_s(args.rate_mib), &mut |event| {
+        match event {
             ScrubEvent::Stripe { bytes, .. } => {
                 bar.inc(1);
-                bar.set_message(format!("stripes, {} read", indicatif::HumanBytes(bytes)));
+                read += bytes;
             }
-            ScrubEvent::Damage(d) => bar.println(format!("damage: {d}")),
-            ScrubEvent::Unrecoverable { segment, stripe } => bar.println(format!(
-                "unrecoverable: segment {segment:?} stripe {stripe}"
-            )),
-        },
-    );
+            ScrubEvent::Damage(_) | ScrubEvent::Unrecoverable { .. } => damaged += 1,
+        }
+        bar.set_message(format!(
+            "stripes, {} read, {damaged} damaged",
+            indicatif::HumanBytes(read)
+        ));
+    });
     bar.finish_and_clear();
     let report = report?;
     report::scrub(
@@ -134,11 +141,14 @@ fn repair(args: &RepairArgs) -> anyhow::Result<Outcome> {
     for dir in dirs {
         let should_hold = status.dirs.get(dir).map_or(0, |d| d.stripes);
         let bar = progress::bar(should_hold, &format!("repair dir {dir}"));
-        let report = tier.repair(dir, bytes_per_s(args.rate_mib), &mut |event| match event {
-            RepairEvent::Shard { .. } => bar.inc(1),
-            RepairEvent::Unrecoverable { segment, stripe } => bar.println(format!(
-                "unrecoverable: segment {segment:?} stripe {stripe}"
-            )),
+        let mut rebuilt = 0u64;
+        let report = tier.repair(dir, bytes_per_s(args.rate_mib), &mut |event| {
+            // Unrecoverable stripes are listed once, in the report.
+            if let RepairEvent::Shard { rebuilt: was, .. } = event {
+                bar.inc(1);
+                rebuilt += u64::from(was);
+            }
+            bar.set_message(format!("shards, {rebuilt} rebuilt"));
         });
         bar.finish_and_clear();
         reports.push((dir, report?));

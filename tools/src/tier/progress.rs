@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let style = ProgressStyle::with_template(
-        "{prefix} [{bar:40}] {pos}/{len} {msg} ({elapsed}, {binary_bytes_per_sec})",
+        "{prefix} [{bar:40}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
     )
     .map(|s| s.progress_chars("=> "));
     // A bad template is a bug here, not a reason to fail the command.

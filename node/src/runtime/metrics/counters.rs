@@ -121,6 +121,8 @@ pub struct CoreMetrics {
     pub connections_accepted: Counter,
     /// Connections this core holds now (a gauge, kept by increments).
     pub connections_open: Cell<u64>,
+    /// Indexed by `Refusal as usize`: its variants are declared in
+    /// `Refusal::ALL` order, from 0.
     refusals: [Counter; Refusal::ALL.len()],
 }
 
