@@ -2,6 +2,7 @@
 //! (`spate-node --metrics`), per core, with rates from two scrapes.
 
 mod prom;
+mod quantile;
 mod render;
 mod scrape;
 mod status;

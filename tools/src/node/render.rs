@@ -54,6 +54,8 @@ pub fn text(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()> {
             "cache used/budget",
             "conns",
             "refusals",
+            "ack p99",
+            "write p99",
         ]
         .map(String::from)
         .to_vec(),
@@ -81,5 +83,36 @@ fn row(c: &CoreStatus) -> Vec<String> {
         ),
         c.connections_open.to_string(),
         c.refusals.to_string(),
+        within(c.append_ack_p99_le.as_deref()),
+        within(c.journal_write_p99_le.as_deref()),
     ]
+}
+
+/// `≤ 500 µs` from a bucket bound in seconds; `-` with nothing observed.
+fn within(le: Option<&str>) -> String {
+    match le {
+        None => "-".into(),
+        // Past the node's largest bound (docs/metrics.md).
+        Some("+Inf") => "> 10 s".into(),
+        Some(le) => match le.parse::<f64>() {
+            Ok(s) if s < 1e-3 => format!("≤ {:.0} µs", s * 1e6),
+            Ok(s) if s < 1.0 => format!("≤ {} ms", (s * 1e4).round() / 10.0),
+            Ok(s) => format!("≤ {s} s"),
+            Err(_) => le.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+
+    #[test]
+    fn bounds_read_in_the_unit_that_fits() {
+        assert_eq!(within(Some("0.00025")), "≤ 250 µs");
+        assert_eq!(within(Some("0.0025")), "≤ 2.5 ms");
+        assert_eq!(within(Some("2.5")), "≤ 2.5 s");
+        assert_eq!(within(Some("+Inf")), "> 10 s");
+        assert_eq!(within(None), "-");
+    }
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::prom::Page;
+use super::quantile::upper_bound;
 
 /// The node as a whole.
 #[derive(Debug, Serialize)]
@@ -60,6 +61,14 @@ pub struct CoreStatus {
     pub cache_budget_bytes: u64,
     pub connections_open: u64,
     pub refusals: u64,
+    /// Over the interval: the histogram bucket (its `le` bound in seconds,
+    /// as the page writes it, `+Inf` past the last) that 99 % of append
+    /// acknowledgements fell within; absent without appends, and in `total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub append_ack_p99_le: Option<String>,
+    /// The same for journal writes (group commits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_write_p99_le: Option<String>,
 }
 
 /// Why a page cannot be a spate-node's.
@@ -138,7 +147,20 @@ fn core_status(core: usize, before: &Page, after: &Page, interval_s: f64) -> Cor
         cache_budget_bytes: now("spate_cache_budget_bytes") as u64,
         connections_open: now("spate_connections_open") as u64,
         refusals: refusals as u64,
+        append_ack_p99_le: p99(before, after, "spate_append_ack_seconds", &label),
+        journal_write_p99_le: p99(before, after, "spate_journal_write_seconds", &label),
     }
+}
+
+/// The p99's bucket bound as its `le` label reads (JSON has no infinity).
+fn p99(before: &Page, after: &Page, name: &str, core: &str) -> Option<String> {
+    upper_bound(before, after, name, core, 0.99).map(|le| {
+        if le.is_finite() {
+            le.to_string()
+        } else {
+            "+Inf".to_string()
+        }
+    })
 }
 
 fn sum(cores: &[CoreStatus]) -> CoreStatus {
