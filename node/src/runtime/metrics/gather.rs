@@ -64,3 +64,32 @@ pub async fn answer(state: Rc<RefCell<CoreState>>, cache_budget_bytes: u64, inbo
         let _ = reply.try_send(snapshot);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_core_that_does_not_answer_is_left_out_and_never_queued_past_its_bound() {
+        let (scrapers, inboxes) = channels(3);
+        let mut inboxes = inboxes.into_iter();
+        let (answering, silent, gone) = (
+            inboxes.next().expect("core 0"),
+            inboxes.next().expect("core 1"),
+            inboxes.next().expect("core 2"),
+        );
+        drop(gone);
+        let core0 = std::thread::spawn(move || {
+            for reply in answering.iter().take(QUEUED_PER_CORE + 2) {
+                let _ = reply.send(CoreSnapshot::default());
+            }
+        });
+        for _ in 0..QUEUED_PER_CORE + 2 {
+            let got = scrapers.gather(Duration::from_millis(20));
+            assert_eq!(got.iter().map(|s| s.core).collect::<Vec<_>>(), vec![0]);
+        }
+        // Core 1 never read its queue: it holds its bound, no more.
+        assert_eq!(silent.len(), QUEUED_PER_CORE);
+        core0.join().expect("core 0 answered");
+    }
+}
