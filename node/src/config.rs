@@ -59,6 +59,10 @@ pub struct Args {
     /// the policy's minimum allows.
     #[arg(long)]
     pub retention_interval_secs: Option<u64>,
+    /// Serve Prometheus metrics over HTTP at http://ADDR/metrics (off
+    /// unless given). Port 0 picks a free port; the node prints the address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<SocketAddr>,
     /// A TOML file with any of the settings above (same names, snake_case).
     #[arg(long)]
     #[serde(skip)]
@@ -79,6 +83,8 @@ pub struct Settings {
     pub spin_us: u64,
     pub scale_window_ms: u64,
     pub retention_interval_ms: u64,
+    /// Where the metrics page is served, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A setting that cannot work.
@@ -155,6 +161,7 @@ impl Settings {
                 .or(file.retention_interval_secs)
                 .unwrap_or(DEFAULT_RETENTION_INTERVAL_SECS)
                 .saturating_mul(1000),
+            metrics: args.metrics.or(file.metrics),
             data_dir,
             journal_dir,
         };
@@ -262,5 +269,33 @@ impl Machine {
             cores,
             memory: system.total_memory().max(64 * MIB),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_off_unless_asked_and_the_file_can_ask() {
+        let dir = std::env::temp_dir().join(format!("spate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("node.toml");
+        std::fs::write(&file, "data_dir = \"/d\"\nmetrics = \"127.0.0.1:9100\"\n").expect("file");
+        let from_file = Settings::resolve(Args {
+            config: Some(file),
+            cores: Some(1),
+            ..Args::default()
+        })
+        .expect("valid");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(from_file.metrics, "127.0.0.1:9100".parse().ok());
+        let off = Settings::resolve(Args {
+            data_dir: Some("/d".into()),
+            cores: Some(1),
+            ..Args::default()
+        })
+        .expect("valid");
+        assert_eq!(off.metrics, None);
     }
 }

@@ -1,11 +1,16 @@
 //! `spate`, the operator CLI.
 //!
 //! Exit codes scripts can rely on: 0 all is well (a torn journal tail, the
-//! normal result of a crash, counts as well), 1 a check found damage, 2 the
-//! command could not run (bad arguments, unreadable files).
+//! normal result of a crash, counts as well), 1 a check found damage (or a
+//! repair left some), 2 the command could not run (bad arguments,
+//! unreadable files, no node at the address).
 
+mod completions;
 mod journal;
+mod node;
 mod streams;
+mod tier;
+mod units;
 
 use std::process::ExitCode;
 
@@ -40,6 +45,19 @@ enum Command {
     Write(streams::WriteArgs),
     /// Reads events to stdout (one per line, or length-prefixed).
     Read(streams::ReadArgs),
+    /// A running node, through its metrics page (`spate-node --metrics`).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Offline scrub, repair and status of the erasure-coded tier's
+    /// directories.
+    #[command(subcommand)]
+    Tier(tier::TierCommand),
+    /// Prints a shell completion script, e.g.
+    /// `spate completions bash > /etc/bash_completion.d/spate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// How a command ended, for the exit code.
@@ -56,6 +74,9 @@ fn main() -> ExitCode {
         Command::Stream(command) => streams::run_stream(&cli.node, command),
         Command::Write(args) => streams::run_write(&cli.node, args),
         Command::Read(args) => streams::run_read(&cli.node, args),
+        Command::Node(command) => node::run(command),
+        Command::Tier(command) => tier::run(command),
+        Command::Completions { shell } => completions::run(shell),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,

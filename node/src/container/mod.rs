@@ -143,6 +143,8 @@ pub struct Container {
     /// "duplicate". Not journaled: after a restart the client resends in
     /// order anyway.
     refused: std::collections::HashMap<(String, u128), i64>,
+    /// Bytes evicted so far, for the node's metrics.
+    evicted_bytes: u64,
 }
 
 /// Below this many entries the eviction queue is never compacted.
@@ -174,6 +176,7 @@ impl Container {
             last_seq: 0,
             durable_seq: 0,
             refused: std::collections::HashMap::new(),
+            evicted_bytes: 0,
         }
     }
 
@@ -188,6 +191,7 @@ impl Container {
             pending_mutations: self.pending.len(),
             durable_seq: self.durable_seq,
             last_seq: self.last_seq,
+            evicted_bytes: self.evicted_bytes,
         }
     }
 
@@ -346,10 +350,10 @@ impl Container {
                 // Merged chunks left the queue with their source segment:
                 // find them the slow way (they exist: evictable bytes do).
                 let excess = self.held_bytes() - self.limits.data_budget_bytes;
-                self.durable.evict_any(excess);
+                self.evicted_bytes += self.durable.evict_any(excess);
                 return;
             };
-            self.durable.evict(&segment, offset);
+            self.evicted_bytes += self.durable.evict(&segment, offset);
         }
         self.compact_eviction_queue();
     }

@@ -63,6 +63,8 @@ pub struct ContainerStats {
     pub durable_seq: MutationSeq,
     /// The last mutation numbered (0: none yet).
     pub last_seq: MutationSeq,
+    /// Bytes evicted from memory since the container was built (metrics).
+    pub evicted_bytes: u64,
 }
 
 /// What the runtime does with a request after [`Container::execute`].

@@ -7,12 +7,14 @@
 //! is the order in which they were applied, which is what replay requires.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
 
 use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
 use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
 use super::checkpoint::Checkpoints;
 use super::load::SegmentLoads;
+use super::metrics::CoreMetrics;
 use super::notify::Notify;
 use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
@@ -67,6 +69,9 @@ pub struct CoreState<S: Storage = GlommioStorage> {
     unjournaled_limit: usize,
     /// Append rates per segment, for auto-scaling.
     pub(super) loads: SegmentLoads,
+    /// This core's counters, shared with its connections, storage and
+    /// read-backs (all on this thread).
+    pub(super) metrics: Rc<CoreMetrics>,
 }
 
 /// The default scaling window: rates are averaged over five minutes.
@@ -97,12 +102,27 @@ impl<S: Storage> CoreState<S> {
             failure: None,
             unjournaled_limit,
             loads: SegmentLoads::new(DEFAULT_LOAD_WINDOW_MS),
+            metrics: Rc::default(),
         }
     }
 
     /// Sets the window append rates are averaged over.
     pub fn set_load_window(&mut self, window_ms: u64) {
         self.loads = SegmentLoads::new(window_ms.max(1));
+    }
+
+    /// Counts into `metrics` (shared with the core's other parts) from now on.
+    pub fn with_metrics(mut self, metrics: Rc<CoreMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Rc<CoreMetrics> {
+        &self.metrics
+    }
+
+    pub fn containers_owned(&self) -> u64 {
+        self.containers.len() as u64
     }
 
     /// Whether connections should read more requests: the journal keeps up.

@@ -12,6 +12,7 @@ mod checkpoint;
 mod core;
 mod dispatch;
 mod load;
+mod metrics;
 mod notify;
 #[cfg(test)]
 mod power_cuts;
@@ -68,7 +69,9 @@ pub fn run(settings: Settings) -> Result<Stopped, StartError> {
     let superblock =
         Superblock::load_or_init(&settings.data_dir, settings.cores, settings.containers)?;
     check_journal_dir(&settings)?;
+    let started = std::time::Instant::now();
     let listeners = bind_all(&settings)?;
+    let metrics_listener = settings.metrics.map(metrics::bind).transpose()?;
     let ports: Vec<u16> = listeners
         .iter()
         .map(|l| l.local_addr().map_or(0, |a| a.port()))
@@ -89,6 +92,20 @@ pub fn run(settings: Settings) -> Result<Stopped, StartError> {
         let mut addr = settings.listen;
         addr.set_port(*port);
         println!("spate-node: core {core} listening on {addr}");
+    }
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.metrics.unwrap_or(settings.listen),
+            source,
+        })?;
+        let watched = metrics::Watched {
+            dirs: vec![
+                ("data", settings.data_dir.clone()),
+                ("journal", settings.journal_dir.clone()),
+            ],
+        };
+        metrics::spawn(listener, plan.scrapers(), watched, started)?;
+        println!("spate-node: metrics on http://{addr}/metrics");
     }
     signals::forward_to(events);
     let stopped = wait_for_stop(&inbox);

@@ -52,7 +52,14 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
         };
         let len = (span.end - span.offset) as usize;
         let bytes = match reader.read(slot, span.offset, len).await {
-            Ok(bytes) => bytes,
+            Ok(bytes) => {
+                state
+                    .borrow()
+                    .metrics()
+                    .readback_bytes
+                    .add(bytes.len() as u64);
+                bytes
+            }
             Err(e) => {
                 tracing::error!(slot, offset = span.offset, %e, "reading the journal back failed");
                 return failed(format!("reading journal file seq {}: {e}", span.file_seq));
@@ -97,6 +104,7 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
             (Piece::Journal { .. }, None) => unreachable!("every journal piece lies in a span"),
         }
     }
+    state.borrow().metrics().readbacks.add(1);
     Reply::ReadData(ReadData {
         offset: plan.offset,
         data,

@@ -28,6 +28,7 @@ use spate_wire::{
 };
 
 use super::dispatch::{CoreContext, error};
+use super::metrics::{AppendSize, CoreMetrics};
 use super::notify::Notify;
 use admission::Admitted;
 use in_flight::{InFlight, Outgoing, Ticket};
@@ -70,11 +71,14 @@ pub async fn accept_loop(
         // of connections cannot all slip under the limit.
         let admitted = Admitted::count(facts.limits.max_connections);
         let (ctx, facts, room) = (ctx.clone(), facts.clone(), room.clone());
+        let metrics = ctx.state.borrow().metrics().clone();
+        metrics.connection_opened();
         glommio::spawn_local(async move {
             if let Err(e) = serve_connection(stream, &ctx, &facts, &room, &admitted).await {
                 tracing::debug!(core = ctx.index, error = %e, "connection closed");
             }
             drop(admitted);
+            metrics.connection_closed();
         })
         .detach();
     }
@@ -101,6 +105,7 @@ struct Connection<'a> {
     room: CoreRoom,
     floor: Floor,
     hangup: Hangup,
+    metrics: Rc<CoreMetrics>,
 }
 
 async fn serve_connection(
@@ -134,16 +139,15 @@ async fn serve_connection(
         room: room.clone(),
         floor: Floor::new(),
         hangup: Hangup::new(),
+        metrics: ctx.state.borrow().metrics().clone(),
     };
     if admitted.over_limit {
-        conn.send(
-            &error(
-                StatusCode::TooManyConnections,
-                "this core has its maximum of connections; retry later",
-            ),
-            0,
-        )
-        .await;
+        let refusal = error(
+            StatusCode::TooManyConnections,
+            "this core has its maximum of connections; retry later",
+        );
+        conn.metrics.refused(&refusal);
+        conn.send(&refusal, 0).await;
     } else {
         read_frames(&mut stream, &conn).await;
     }
@@ -282,15 +286,27 @@ impl Connection<'_> {
             (self.ctx.clone(), self.replies.clone(), self.encoder.clone());
         let (room, floor, hangup) = (self.room.clone(), self.floor.clone(), self.hangup.clone());
         let max_frame = self.facts.limits.max_frame_bytes;
+        let metrics = self.metrics.clone();
+        // Read now: the ack latency counts from here, the request's arrival.
+        let started = std::time::Instant::now();
         glommio::spawn_local(async move {
             let reply = match request {
                 Request::Read(read) => {
                     let (reply, grant) =
                         read_within_room(&ctx, read, (&room, &floor), &hangup, max_frame).await;
                     ticket.hold(grant);
+                    metrics.read_done(&reply);
                     reply
                 }
-                request => ctx.serve(request).await,
+                request => {
+                    let append = AppendSize::of(&request);
+                    let reply = ctx.serve(request).await;
+                    match append {
+                        Some(size) => metrics.append_done(size, &reply, started.elapsed()),
+                        None => metrics.refused(&reply),
+                    }
+                    reply
+                }
             };
             let mut frame = Vec::new();
             let encoder = take_encoder(&encoder, max_frame);

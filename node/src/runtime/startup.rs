@@ -16,6 +16,7 @@ use spate_wire::Limits;
 use super::CoreEvent;
 use super::core::CoreState;
 use super::dispatch::{CoreContext, Forwarded};
+use super::metrics::{self, CoreMetrics, ScrapeInbox, Scrapers};
 use super::notify::Notify;
 use super::rebuild::rebuild;
 use super::server::{NodeFacts, accept_loop};
@@ -55,6 +56,8 @@ pub enum StartError {
     Executor(String),
     #[error("{0}")]
     Core(String),
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
 }
 
 /// Everything a core needs to start, shared by all cores.
@@ -66,6 +69,9 @@ pub struct Plan {
     container_cores: Vec<u16>,
     ports: Vec<u16>,
     inboxes: Vec<(flume::Sender<Forwarded>, flume::Receiver<Forwarded>)>,
+    /// Where each core answers metrics scrapes, and the scraper's side.
+    scrape_inboxes: Vec<ScrapeInbox>,
+    scrapers: Scrapers,
 }
 
 /// The part of a plan that moves onto one core's thread.
@@ -77,6 +83,7 @@ pub struct CorePlan {
     ports: Vec<u16>,
     inboxes: Vec<flume::Sender<Forwarded>>,
     inbox: flume::Receiver<Forwarded>,
+    scrapes: ScrapeInbox,
     core: usize,
 }
 
@@ -86,6 +93,7 @@ impl Plan {
         let container_cores = (0..superblock.containers)
             .map(|c| (c as usize % cores) as u16)
             .collect();
+        let (scrapers, scrape_inboxes) = metrics::channels(cores);
         Self {
             settings: settings.clone(),
             node_id: superblock.node_id,
@@ -94,7 +102,14 @@ impl Plan {
             container_cores,
             ports,
             inboxes: (0..cores).map(|_| flume::bounded(INBOX)).collect(),
+            scrape_inboxes,
+            scrapers,
         }
+    }
+
+    /// The scraper's side of every core's metrics queue.
+    pub fn scrapers(&self) -> Scrapers {
+        self.scrapers.clone()
     }
 
     /// How long an idle core polls before it sleeps in the kernel.
@@ -111,6 +126,7 @@ impl Plan {
             ports: self.ports.clone(),
             inboxes: self.inboxes.iter().map(|(tx, _)| tx.clone()).collect(),
             inbox: self.inboxes[core].1.clone(),
+            scrapes: self.scrape_inboxes[core].clone(),
             core,
         }
     }
@@ -186,6 +202,14 @@ pub async fn core_main(
     let driver_task =
         glommio::spawn_local(drive(state.clone(), driver.clone(), events.clone(), core));
     glommio::spawn_local(serve_inbox(ctx.clone(), plan.inbox.clone())).detach();
+    let cache_budget =
+        plan.container_limits().data_budget_bytes * state.borrow().containers_owned();
+    glommio::spawn_local(metrics::answer(
+        state.clone(),
+        cache_budget,
+        plan.scrapes.clone(),
+    ))
+    .detach();
     let accepting = Notify::default();
     let controller = glommio::spawn_local(streams::background(ctx.clone(), accepting.clone()));
     let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
@@ -214,8 +238,10 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         .settings
         .journal_dir
         .join(format!("core-{}", plan.core));
+    let metrics = Rc::new(CoreMetrics::default());
     let storage = GlommioStorage::new(dir.clone(), driver.clone())
-        .map_err(|e| format!("journal directory {}: {e}", dir.display()))?;
+        .map_err(|e| format!("journal directory {}: {e}", dir.display()))?
+        .with_metrics(metrics.clone());
     let (mut journal, recovered) = Journal::open(storage, plan.journal_config())
         .map_err(|e| format!("journal {}: {e}", dir.display()))?;
     let owned: Vec<ContainerId> = plan.owned_containers().collect();
@@ -234,7 +260,8 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
         checkpoint = recovered.checkpoint.unwrap_or(0),
         "recovered"
     );
-    let mut state = CoreState::new(plan.core, containers, journal, driver, UNJOURNALED_LIMIT);
+    let mut state = CoreState::new(plan.core, containers, journal, driver, UNJOURNALED_LIMIT)
+        .with_metrics(metrics);
     state.set_load_window(plan.settings.scale_window_ms);
     Ok(state)
 }

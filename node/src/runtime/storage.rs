@@ -28,6 +28,7 @@ use glommio::io::{DmaFile, OpenOptions as DmaOpenOptions};
 use spate_journal::direct::{prepare_journal_file, read_full_at, slot_path};
 use spate_journal::{AlignedBuf, Completion, Op, Slot, SlotInfo, Storage};
 
+use super::metrics::CoreMetrics;
 use super::notify::Notify;
 use faults::{FaultPlan, Verdict};
 
@@ -44,6 +45,8 @@ pub struct GlommioStorage {
     /// Whether the last file preparation failed, so a disk that stays full
     /// is logged once rather than at every retry.
     prepare_failing: Rc<Cell<bool>>,
+    /// The core's counters: journal writes, their bytes and latency.
+    metrics: Rc<CoreMetrics>,
 }
 
 impl GlommioStorage {
@@ -60,7 +63,14 @@ impl GlommioStorage {
             notify,
             faults,
             prepare_failing: Rc::default(),
+            metrics: Rc::default(),
         })
+    }
+
+    /// Counts journal writes into the core's `metrics`.
+    pub fn with_metrics(mut self, metrics: Rc<CoreMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A handle that reads journal files back, sharing this storage's open
@@ -128,14 +138,19 @@ impl GlommioStorage {
             self.notify.clone(),
         );
         let prepare_failing = self.prepare_failing.clone();
+        let metrics = self.metrics.clone();
         let dir = self.dir.clone();
         outstanding.set(outstanding.get() + 1);
         glommio::spawn_local(async move {
             let completion = match op {
                 Op::DurableWrite { slot, offset, buf } => {
+                    let submitted = std::time::Instant::now();
                     let result = verdict
                         .apply_async(|| durable_write(&files, &dir, slot, offset, &buf))
                         .await;
+                    if result.is_ok() {
+                        metrics.journal_written(buf.len(), submitted.elapsed());
+                    }
                     Completion {
                         token,
                         result,

@@ -3,6 +3,7 @@
 //! restart after SIGKILL, routing across cores, and malformed input.
 
 mod client;
+mod metrics;
 mod overload;
 mod overload_tools;
 mod settings;

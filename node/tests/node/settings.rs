@@ -73,3 +73,24 @@ fn unknown_settings_in_the_config_file_are_refused() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("cahce_mib"), "{stderr}");
 }
+
+#[test]
+fn a_metrics_port_in_use_is_refused() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let dir = std::env::temp_dir().join(format!("spate-node-metrics-port-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (code, stderr) = run_node(&[
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+        "--listen",
+        "127.0.0.1:0",
+        "--cores",
+        "1",
+        "--metrics",
+        &addr,
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot serve metrics on"), "{stderr}");
+}

@@ -16,6 +16,8 @@ pub struct Node {
     pub dir: PathBuf,
     /// Each core's address, from the node's start-up lines.
     pub cores: Vec<SocketAddr>,
+    /// The metrics page's address, when started with metrics.
+    pub metrics: Option<SocketAddr>,
     cores_flag: usize,
     listen: String,
     sizes: Sizes,
@@ -65,6 +67,15 @@ impl Node {
             Sizes::default(),
             Extra::default(),
         )
+    }
+
+    /// Starts a node that also serves its metrics page (on an ephemeral port).
+    pub fn start_with_metrics(name: &str, cores: usize) -> Self {
+        let extra = Extra {
+            args: vec!["--metrics".into(), "127.0.0.1:0".into()],
+            env: vec![],
+        };
+        Self::start_extra(name, cores, extra)
     }
 
     /// Starts a node with more flags and environment, on ephemeral ports.
@@ -128,7 +139,9 @@ impl Node {
         let stdout = child.stdout.take().expect("stdout piped");
         let mut lines = BufReader::new(stdout).lines();
         let mut addrs = Vec::new();
-        while addrs.len() < cores {
+        let mut metrics = None;
+        let wants_metrics = extra.args.iter().any(|a| a == "--metrics");
+        while addrs.len() < cores || (wants_metrics && metrics.is_none()) {
             let Some(Ok(line)) = lines.next() else {
                 let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
                 panic!("the node exited before it listened:\n{log}");
@@ -136,11 +149,16 @@ impl Node {
             if let Some(addr) = line.split("listening on ").nth(1) {
                 addrs.push(addr.trim().parse().expect("an address"));
             }
+            if let Some(url) = line.split("metrics on http://").nth(1) {
+                let addr = url.trim().trim_end_matches("/metrics");
+                metrics = Some(addr.parse().expect("a metrics address"));
+            }
         }
         Self {
             child: Some(child),
             dir,
             cores: addrs,
+            metrics,
             cores_flag: cores,
             listen,
             sizes,
