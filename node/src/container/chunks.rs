@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use spate_journal::RecordLocation;
 
-use super::snapshot::ChunkRef;
+use super::snapshot::{ChunkRef, ChunkSource};
 
 /// Where a chunk's bytes lie in the journal: the tail of the payload of the
 /// append record at `location`, whose payload is `payload_len` bytes long.
@@ -209,13 +209,19 @@ impl Chunks {
         }
     }
 
-    /// Every chunk by its journal source, for a checkpoint; `None` if a
-    /// chunk has none (its data exists only in memory).
-    pub(crate) fn refs(&self) -> Option<Vec<ChunkRef>> {
+    /// Every chunk for a checkpoint: by its journal source, or, with
+    /// `inline` (a segment kept in memory), its bytes. `None` if a chunk
+    /// has neither (its data is in memory only and may not be inlined).
+    pub(crate) fn refs(&self, inline: bool) -> Option<Vec<ChunkRef>> {
         self.chunks
             .iter()
             .map(|c| {
-                c.source.map(|source| ChunkRef {
+                let source = match (c.source, &c.resident) {
+                    (Some(at), _) => ChunkSource::Journal(at),
+                    (None, Some(bytes)) if inline => ChunkSource::Inline(bytes.clone()),
+                    _ => return None,
+                };
+                Some(ChunkRef {
                     offset: c.offset,
                     len: c.len,
                     source,
@@ -243,20 +249,30 @@ impl Chunks {
         }
         let mut chunks = VecDeque::with_capacity(if lengths_only { 0 } else { refs.len() });
         for chunk in refs {
-            let fits = u64::from(chunk.source.payload_len) >= chunk.len;
+            let (fits, room) = match &chunk.source {
+                ChunkSource::Journal(at) => (
+                    u64::from(at.payload_len) >= chunk.len,
+                    at.payload_len as u64,
+                ),
+                ChunkSource::Inline(bytes) => (bytes.len() as u64 == chunk.len, bytes.len() as u64),
+            };
             if chunk.offset != at || chunk.len == 0 || !fits {
                 return Err(format!(
-                    "chunk at {} of {} bytes (record payload {}) does not follow {at}",
-                    chunk.offset, chunk.len, chunk.source.payload_len
+                    "chunk at {} of {} bytes (source of {room}) does not follow {at}",
+                    chunk.offset, chunk.len
                 ));
             }
             at += chunk.len;
             if !lengths_only {
+                let (resident, source) = match &chunk.source {
+                    ChunkSource::Journal(at) => (None, Some(*at)),
+                    ChunkSource::Inline(bytes) => (Some(bytes.clone()), None),
+                };
                 chunks.push_back(Chunk {
                     offset: chunk.offset,
                     len: chunk.len,
-                    resident: None,
-                    source: Some(chunk.source),
+                    resident,
+                    source,
                 });
             }
         }

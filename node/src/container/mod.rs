@@ -147,6 +147,16 @@ pub struct Container {
     evicted_bytes: u64,
 }
 
+/// Whether a segment's data stays in memory for good and goes into every
+/// checkpoint whole, instead of being named by its journal records: the
+/// controller's metadata logs (`_system/…`). They are small, live as long as
+/// the node, and are written a little at a time; named by journal records,
+/// each of their appends would hold back the release of everything the
+/// journal took after it.
+pub fn kept_in_memory(segment: &str) -> bool {
+    segment.starts_with("_system/")
+}
+
 /// Below this many entries the eviction queue is never compacted.
 const EVICTION_QUEUE_COMPACT_MIN: usize = 4096;
 
@@ -232,7 +242,11 @@ impl Container {
             .get_mut(at)
             .filter(|p| p.seq == seq)
             .expect("journaled() for a pending mutation");
-        if let Mutation::Append { source, .. } = &mut pending.mutation {
+        if let Mutation::Append {
+            segment, source, ..
+        } = &mut pending.mutation
+            && !kept_in_memory(segment)
+        {
             *source = Some(JournalData {
                 location,
                 payload_len,
@@ -257,7 +271,14 @@ impl Container {
             seq,
             mut mutation,
         } = record::decode(record)?;
-        if let (Mutation::Append { source, .. }, Some(location)) = (&mut mutation, location) {
+        if let (
+            Mutation::Append {
+                segment, source, ..
+            },
+            Some(location),
+        ) = (&mut mutation, location)
+            && !kept_in_memory(segment)
+        {
             let payload_len =
                 u32::try_from(record.len()).map_err(|_| ReplayError::TooLong(record.len()))?;
             *source = Some(JournalData {
@@ -296,7 +317,13 @@ impl Container {
     pub fn snapshot(&self) -> Option<Snapshot> {
         let mut state = self.durable.clone();
         for pending in &self.pending {
-            if let Mutation::Append { source: None, .. } = pending.mutation {
+            if let Mutation::Append {
+                segment,
+                source: None,
+                ..
+            } = &pending.mutation
+                && !kept_in_memory(segment)
+            {
                 return None;
             }
             apply_or_panic(&mut state, &pending.mutation, pending.seq);

@@ -128,7 +128,7 @@ impl State {
     }
 
     /// The segments as checkpoint metadata, sorted by name; `None` if some
-    /// data has no journal source.
+    /// data has no journal source (and is not in a segment kept in memory).
     pub(crate) fn snapshot_segments(&self) -> Option<Vec<SegmentSnapshot>> {
         let mut segments = self
             .segments
@@ -147,7 +147,7 @@ impl State {
                     last_seq: s.last_seq,
                     attributes,
                     writers,
-                    chunks: s.data.refs()?,
+                    chunks: s.data.refs(super::kept_in_memory(name))?,
                 })
             })
             .collect::<Option<Vec<_>>>()?;
@@ -155,7 +155,8 @@ impl State {
         Some(segments)
     }
 
-    /// A view rebuilt from checkpoint metadata, with every chunk evicted.
+    /// A view rebuilt from checkpoint metadata: chunks in the journal
+    /// evicted, inline chunks (segments kept in memory) resident.
     pub(crate) fn restore(
         segments: &[SegmentSnapshot],
         lengths_only: bool,
@@ -172,6 +173,7 @@ impl State {
             };
             let data = Chunks::from_refs(s.start_offset, s.length, &s.chunks, lengths_only)
                 .map_err(inconsistent)?;
+            state.data_bytes += data.held().resident;
             let segment = Segment {
                 data,
                 sealed: s.sealed,

@@ -8,6 +8,7 @@ mod overload;
 mod overload_tools;
 mod settings;
 mod streams;
+mod streams_journal;
 mod streams_keys;
 mod streams_policies;
 mod support;

@@ -4,7 +4,10 @@ use spate_journal::RecordLocation;
 use spate_wire::validate_segment_name;
 use thiserror::Error;
 
-use super::{ChunkRef, SNAPSHOT_VERSION, SegmentSnapshot, Snapshot};
+use super::{
+    CHUNK_IN_JOURNAL, CHUNK_INLINE, ChunkRef, ChunkSource, SNAPSHOT_VERSION, SegmentSnapshot,
+    Snapshot,
+};
 use crate::container::chunks::JournalData;
 use crate::le_reader::{LeReader as Reader, ShortRead};
 
@@ -17,7 +20,7 @@ pub enum SnapshotError {
         needed: usize,
         len: usize,
     },
-    #[error("checkpoint format version {0} is unknown (this build reads {SNAPSHOT_VERSION})")]
+    #[error("checkpoint format version {0} is unknown (this build reads 1 to {SNAPSHOT_VERSION})")]
     UnknownVersion(u8),
     #[error("checkpoint: segment name at byte {at} is invalid")]
     BadName { at: usize },
@@ -25,6 +28,8 @@ pub enum SnapshotError {
     BadFlag { at: usize, value: u8 },
     #[error("checkpoint: a count of {count} at byte {at} exceeds what the bytes can hold")]
     BadCount { at: usize, count: u32 },
+    #[error("checkpoint: chunk kind {kind} at byte {at} is unknown")]
+    BadChunkKind { at: usize, kind: u8 },
     #[error("{0} bytes follow the end of the checkpoint")]
     TrailingBytes(usize),
     #[error("checkpoint: segment {segment:?}: {problem}")]
@@ -37,7 +42,7 @@ pub enum SnapshotError {
 pub fn decode_checkpoint(bytes: &[u8]) -> Result<Vec<Snapshot>, SnapshotError> {
     let mut r = Reader::new(bytes);
     let version = r.u8()?;
-    if version != SNAPSHOT_VERSION {
+    if !(1..=SNAPSHOT_VERSION).contains(&version) {
         return Err(SnapshotError::UnknownVersion(version));
     }
     let count = read_count(&mut r, 4 + 8 + 4)?;
@@ -48,7 +53,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Vec<Snapshot>, SnapshotError> {
         let segments = read_count(&mut r, SEGMENT_MIN_BYTES)?;
         let mut list = Vec::with_capacity(segments);
         for _ in 0..segments {
-            list.push(read_segment(&mut r)?);
+            list.push(read_segment(&mut r, version)?);
         }
         snapshots.push(Snapshot {
             container,
@@ -64,9 +69,12 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Vec<Snapshot>, SnapshotError> {
 
 /// The smallest encoded segment: a 1-byte name, no attributes, writers or chunks.
 const SEGMENT_MIN_BYTES: usize = 2 + 1 + 32 + 12;
-const CHUNK_BYTES: usize = 44;
+/// The smallest encoded chunk: version 1's fixed size, or version 2's
+/// inline chunk of one byte.
+const CHUNK_V1_BYTES: usize = 44;
+const CHUNK_V2_MIN_BYTES: usize = 18;
 
-fn read_segment(r: &mut Reader<'_>) -> Result<SegmentSnapshot, SnapshotError> {
+fn read_segment(r: &mut Reader<'_>, version: u8) -> Result<SegmentSnapshot, SnapshotError> {
     let name = read_name(r)?;
     let sealed = read_flag(r)?;
     let (created_ms, start_offset, length, last_seq) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
@@ -76,8 +84,13 @@ fn read_segment(r: &mut Reader<'_>) -> Result<SegmentSnapshot, SnapshotError> {
     let writers = (0..read_count(r, 24)?)
         .map(|_| Ok((r.u128()?, r.i64()?)))
         .collect::<Result<_, SnapshotError>>()?;
-    let chunks = (0..read_count(r, CHUNK_BYTES)?)
-        .map(|_| read_chunk(r))
+    let chunk_min = if version == 1 {
+        CHUNK_V1_BYTES
+    } else {
+        CHUNK_V2_MIN_BYTES
+    };
+    let chunks = (0..read_count(r, chunk_min)?)
+        .map(|_| read_chunk(r, version))
         .collect::<Result<_, SnapshotError>>()?;
     Ok(SegmentSnapshot {
         name,
@@ -92,21 +105,42 @@ fn read_segment(r: &mut Reader<'_>) -> Result<SegmentSnapshot, SnapshotError> {
     })
 }
 
-fn read_chunk(r: &mut Reader<'_>) -> Result<ChunkRef, SnapshotError> {
-    let (offset, len, lsn, file_seq, file_offset) =
-        (r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-    let payload_len = r.u32()?;
+fn read_chunk(r: &mut Reader<'_>, version: u8) -> Result<ChunkRef, SnapshotError> {
+    let (offset, len) = (r.u64()?, r.u64()?);
+    let at = r.pos();
+    let kind = if version == 1 {
+        CHUNK_IN_JOURNAL
+    } else {
+        r.u8()?
+    };
+    let source = match kind {
+        CHUNK_IN_JOURNAL => {
+            let (lsn, file_seq, file_offset) = (r.u64()?, r.u64()?, r.u64()?);
+            let payload_len = r.u32()?;
+            ChunkSource::Journal(JournalData {
+                location: RecordLocation {
+                    lsn,
+                    file_seq,
+                    offset: file_offset,
+                },
+                payload_len,
+            })
+        }
+        CHUNK_INLINE => {
+            // `take` checks the length against the bytes left: a corrupt
+            // length never allocates.
+            let len = usize::try_from(len).map_err(|_| SnapshotError::BadCount {
+                at,
+                count: u32::MAX,
+            })?;
+            ChunkSource::Inline(bytes::Bytes::copy_from_slice(r.take(len)?))
+        }
+        kind => return Err(SnapshotError::BadChunkKind { at, kind }),
+    };
     Ok(ChunkRef {
         offset,
         len,
-        source: JournalData {
-            location: RecordLocation {
-                lsn,
-                file_seq,
-                offset: file_offset,
-            },
-            payload_len,
-        },
+        source,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Snapshots → checkpoint bytes. The layout is in the parent module's doc.
 
-use super::{SNAPSHOT_VERSION, SegmentSnapshot, Snapshot};
+use super::{
+    CHUNK_IN_JOURNAL, CHUNK_INLINE, ChunkSource, SNAPSHOT_VERSION, SegmentSnapshot, Snapshot,
+};
 
 /// The checkpoint record of `snapshots`.
 pub fn encode_checkpoint(snapshots: &[Snapshot]) -> Vec<u8> {
@@ -43,11 +45,27 @@ fn put_segment(out: &mut Vec<u8>, segment: &SegmentSnapshot) {
     }
     put_u32(out, segment.chunks.len());
     for chunk in &segment.chunks {
-        let at = chunk.source.location;
-        for value in [chunk.offset, chunk.len, at.lsn, at.file_seq, at.offset] {
-            out.extend_from_slice(&value.to_le_bytes());
+        out.extend_from_slice(&chunk.offset.to_le_bytes());
+        out.extend_from_slice(&chunk.len.to_le_bytes());
+        match &chunk.source {
+            ChunkSource::Journal(at) => {
+                out.push(CHUNK_IN_JOURNAL);
+                let location = at.location;
+                for value in [location.lsn, location.file_seq, location.offset] {
+                    out.extend_from_slice(&value.to_le_bytes());
+                }
+                out.extend_from_slice(&at.payload_len.to_le_bytes());
+            }
+            ChunkSource::Inline(bytes) => {
+                assert_eq!(
+                    bytes.len() as u64,
+                    chunk.len,
+                    "an inline chunk holds its bytes"
+                );
+                out.push(CHUNK_INLINE);
+                out.extend_from_slice(bytes);
+            }
         }
-        out.extend_from_slice(&chunk.source.payload_len.to_le_bytes());
     }
 }
 

@@ -1,14 +1,16 @@
 //! Metadata checkpoints: the state of a core's containers as one journal
 //! checkpoint record, so recovery replays only what follows it.
 //!
-//! A snapshot holds metadata only. Segment data stays where it is, in the
-//! journal: each chunk is named by the record that carries it (the same
-//! [`JournalData`] the read cache evicts to), and a restored container
-//! starts with every chunk evicted. The journal keeps those records because
-//! the node releases only below the oldest record any chunk names (see
-//! [`Snapshot::oldest_lsn`]).
+//! A snapshot holds metadata, and segment data only for the segments kept in
+//! memory (the controller's metadata logs, [`super::kept_in_memory`]): their
+//! chunks are copied in whole, so they never hold the journal back. Every
+//! other chunk stays where it is, in the journal, named by the record that
+//! carries it (the same [`JournalData`] the read cache evicts to), and a
+//! restored container starts with those chunks evicted. The journal keeps
+//! those records because the node releases only below the oldest record
+//! any chunk names (see [`Snapshot::oldest_lsn`]).
 //!
-//! The format (all integers little-endian), version 1:
+//! The format (all integers little-endian), version 2:
 //!
 //! ```text
 //! checkpoint := version:u8=1  count:u32  container*count
@@ -16,9 +18,13 @@
 //! segment    := name_len:u8 name  sealed:u8(0|1)  created_ms:u64  start_offset:u64
 //!               length:u64  last_seq:u64
 //!               attributes:u32 (key:u128 value:i64)*  writers:u32 (id:u128 last:i64)*
-//!               chunks:u32 (offset:u64 len:u64 lsn:u64 file_seq:u64 file_offset:u64
-//!                           payload_len:u32)*
+//!               chunks:u32 chunk*
+//! chunk      := offset:u64 len:u64 kind:u8
+//!               kind 1 (in the journal): lsn:u64 file_seq:u64 file_offset:u64 payload_len:u32
+//!               kind 2 (inline): the chunk's len bytes
 //! ```
+//!
+//! Version 1 (every chunk in the journal, no kind byte) is still read.
 //!
 //! The bytes come from disk: decoding checks every bound and returns a typed
 //! [`SnapshotError`]; restoring checks that chunks tile each segment.
@@ -32,8 +38,13 @@ pub use encode::encode_checkpoint;
 use super::chunks::JournalData;
 use super::types::{ContainerId, MutationSeq};
 
-/// The checkpoint format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u8 = 1;
+/// A chunk kind byte: the bytes are in a journal record.
+const CHUNK_IN_JOURNAL: u8 = 1;
+/// A chunk kind byte: the bytes follow.
+const CHUNK_INLINE: u8 = 2;
+
+/// The checkpoint format version this build writes (it reads 1 too).
+pub const SNAPSHOT_VERSION: u8 = 2;
 
 /// One container's state at a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,12 +68,21 @@ pub struct SegmentSnapshot {
     pub chunks: Vec<ChunkRef>,
 }
 
-/// A chunk of segment data, by the journal record that holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A chunk of segment data.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkRef {
     pub offset: u64,
     pub len: u64,
-    pub source: JournalData,
+    pub source: ChunkSource,
+}
+
+/// Where a checkpointed chunk's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChunkSource {
+    /// In the journal record that holds them.
+    Journal(JournalData),
+    /// In the checkpoint itself (a segment kept in memory).
+    Inline(bytes::Bytes),
 }
 
 impl Snapshot {
@@ -71,7 +91,10 @@ impl Snapshot {
         self.segments
             .iter()
             .flat_map(|s| s.chunks.iter())
-            .map(|c| c.source.location.lsn)
+            .filter_map(|c| match &c.source {
+                ChunkSource::Journal(at) => Some(at.location.lsn),
+                ChunkSource::Inline(_) => None,
+            })
             .min()
     }
 }

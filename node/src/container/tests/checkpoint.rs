@@ -211,3 +211,65 @@ fn restore_refuses_chunks_that_do_not_tile_the_segment() {
         "wrong container"
     );
 }
+
+/// The controller's metadata segments never name journal records: their
+/// data stays in memory, goes into each checkpoint whole, and so never
+/// holds the journal's release back.
+#[test]
+fn segments_kept_in_memory_are_checkpointed_inline_and_never_evicted() {
+    let mut c = container();
+    let mut lsn = 0;
+    let log = "_system/streams/shop/orders";
+    let mut journal = |c: &mut Container, request: Request| {
+        if let Execution::Journal { record, seq, .. } = c.execute(request, NOW) {
+            lsn += 1;
+            c.journaled(seq, location(lsn), record.len() as u32);
+            c.mark_durable(seq);
+        }
+    };
+    journal(&mut c, create(log).into());
+    journal(&mut c, append(log, 1, 0, b"event one").into());
+    journal(&mut c, create("shop/orders/0").into());
+    journal(&mut c, append("shop/orders/0", 1, 0, b"data").into());
+    journal(&mut c, append(log, 1, 1, b"event two").into());
+    let snapshot = c.snapshot().expect("every chunk located or kept");
+    // Only the data segment's record holds the journal back.
+    assert_eq!(snapshot.oldest_lsn(), Some(4));
+    let bytes = encode_checkpoint(std::slice::from_ref(&snapshot));
+    assert_eq!(bytes[0], 2, "format version 2");
+    let decoded = decode_checkpoint(&bytes).expect("decodes");
+    assert_eq!(decoded, vec![snapshot]);
+    let restored = Container::restore(7, limits(), &decoded[0]).expect("restores");
+    // The log reads back from memory, with no journal at hand.
+    let ReadOutcome::Reply(Reply::ReadData(data)) = restored.read(log, 0, 1024) else {
+        panic!("the kept segment is resident");
+    };
+    assert_eq!(data.data, b"event oneevent two");
+}
+
+/// Checkpoints written before inline chunks existed (version 1) still
+/// restore.
+#[test]
+fn version_1_checkpoints_still_decode() {
+    let mut v1 = vec![1u8];
+    v1.extend_from_slice(&1u32.to_le_bytes()); // one container
+    v1.extend_from_slice(&7u32.to_le_bytes());
+    v1.extend_from_slice(&2u64.to_le_bytes()); // last seq
+    v1.extend_from_slice(&1u32.to_le_bytes()); // one segment
+    v1.push(1);
+    v1.push(b's');
+    v1.push(0); // not sealed
+    for value in [1u64, 0, 5, 2] {
+        v1.extend_from_slice(&value.to_le_bytes()); // created, start, length, last seq
+    }
+    v1.extend_from_slice(&0u32.to_le_bytes()); // attributes
+    v1.extend_from_slice(&0u32.to_le_bytes()); // writers
+    v1.extend_from_slice(&1u32.to_le_bytes()); // one chunk
+    for value in [0u64, 5, 2, 1, 8192] {
+        v1.extend_from_slice(&value.to_le_bytes()); // offset, len, lsn, file seq, offset
+    }
+    v1.extend_from_slice(&40u32.to_le_bytes()); // payload length
+    let decoded = decode_checkpoint(&v1).expect("version 1 decodes");
+    assert_eq!(decoded[0].oldest_lsn(), Some(2));
+    Container::restore(7, limits(), &decoded[0]).expect("restores");
+}
