@@ -26,6 +26,7 @@ use crate::error::{ClientError, check_name};
 use crate::sync::{lock, wait};
 use session::WriterShared;
 pub(crate) use session::frame_budget;
+pub(crate) use state::Returned;
 use state::{Closed, Done, Kind, WriterState};
 
 /// An event is durable.
@@ -149,9 +150,9 @@ impl SegmentWriter {
     /// Appends one event with the caller's event number, which must be at
     /// least [`SegmentWriter::next_event_number`]: numbers need only
     /// increase. The event writer numbers events across all the segments of
-    /// a stream this way.
-    pub(crate) fn append_numbered(&self, number: i64, payload: Vec<u8>) -> AppendFuture {
-        self.push(payload, Kind::Plain, Done::Plain, Some(number))
+    /// a stream this way; an event not appended comes back with its payload.
+    pub(crate) fn append_numbered(&self, number: i64, payload: Vec<u8>) -> Completion<Returned> {
+        self.push(payload, Kind::Plain, Done::Returning, Some(number))
     }
 
     /// Appends one event only if the segment's length is `expected_offset`
@@ -198,7 +199,7 @@ impl SegmentWriter {
         }
         if let Some(closed) = state.closed.clone() {
             drop(state);
-            done.resolve(closed.resolution());
+            done.resolve(closed.resolution(), payload);
             return completion;
         }
         if number < state.next_number {
@@ -206,7 +207,7 @@ impl SegmentWriter {
             let error = ClientError::invalid(format!(
                 "event number {number} is below the writer's next number on this segment"
             ));
-            done.resolve(Closed::Failed(error).resolution());
+            done.resolve(Closed::Failed(error).resolution(), payload);
             return completion;
         }
         state.push_numbered(number, payload, kind, done);

@@ -42,7 +42,14 @@ pub(super) enum Kind {
 pub(super) enum Done {
     Plain(Completer<AppendOutcome>),
     Conditional(Completer<ConditionalOutcome>),
+    /// As `Plain`, and an event that was not appended comes back with its
+    /// payload (the event writer resends it elsewhere without a copy).
+    Returning(Completer<Returned>),
 }
+
+/// The outcome of a [`Done::Returning`] append: the payload is `Some` unless
+/// the event was appended.
+pub(crate) type Returned = (AppendOutcome, Option<Vec<u8>>);
 
 /// How an event ended.
 pub(super) enum Resolution {
@@ -72,8 +79,19 @@ impl Closed {
 }
 
 impl Done {
-    pub(super) fn resolve(self, resolution: Resolution) {
+    /// Resolves the event; `payload` is its bytes (given back by a
+    /// `Returning` append that was not appended).
+    pub(super) fn resolve(self, resolution: Resolution, payload: Vec<u8>) {
         match self {
+            Done::Returning(completer) => completer.complete(match resolution {
+                Resolution::Appended(ack) => Ok((AppendOutcome::Appended(ack), None)),
+                Resolution::Sealed(length) => Ok((AppendOutcome::Sealed { length }, Some(payload))),
+                Resolution::NoSuchSegment => Ok((AppendOutcome::NoSuchSegment, Some(payload))),
+                Resolution::ConditionFailed(_) => Err(ClientError::protocol(
+                    "ConditionalAppendFailed for a plain append",
+                )),
+                Resolution::Failed(error) => Err(error),
+            }),
             Done::Plain(completer) => completer.complete(match resolution {
                 Resolution::Appended(ack) => Ok(AppendOutcome::Appended(ack)),
                 Resolution::Sealed(length) => Ok(AppendOutcome::Sealed { length }),
@@ -101,14 +119,14 @@ impl Done {
 #[derive(Default)]
 #[must_use = "completions must be fired after the lock is released"]
 pub(super) struct Finished {
-    events: Vec<(Done, Resolution)>,
+    events: Vec<(Done, Resolution, Vec<u8>)>,
     flushes: Vec<(Completer<()>, Result<(), ClientError>)>,
 }
 
 impl Finished {
     pub(super) fn fire(self) {
-        for (done, resolution) in self.events {
-            done.resolve(resolution);
+        for (done, resolution, payload) in self.events {
+            done.resolve(resolution, payload);
         }
         for (completer, result) in self.flushes {
             completer.complete(result);
@@ -278,7 +296,7 @@ impl WriterState {
             self.sent_bytes -= event.payload.len();
             self.outstanding_bytes -= event.payload.len();
             let outcome = resolution(&event);
-            finished.events.push((event.done, outcome));
+            finished.events.push((event.done, outcome, event.payload));
         }
         self.in_flight = self.in_flight.saturating_sub(1);
         self.failures = 0;
@@ -309,7 +327,9 @@ impl WriterState {
         self.conn = None;
         let mut finished = Finished::default();
         for event in self.events.drain(..) {
-            finished.events.push((event.done, closed.resolution()));
+            finished
+                .events
+                .push((event.done, closed.resolution(), event.payload));
         }
         (
             self.sent,

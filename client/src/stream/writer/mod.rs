@@ -292,7 +292,9 @@ impl Shared {
             pending.acked_as_duplicate(number);
             return;
         }
-        let future = route.writer.append_numbered(number, pending.framed.clone());
+        let future = route
+            .writer
+            .append_numbered(number, std::mem::take(&mut pending.framed));
         pending.future = Some(future);
         let mut state = lock(&self.state);
         state.last_number = state.last_number.max(Some(number));

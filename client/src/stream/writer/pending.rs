@@ -12,19 +12,23 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{EventAck, Shared, State};
-use crate::completion::Completer;
+use crate::completion::{Completer, Completion};
 use crate::error::ClientError;
 use crate::sync::lock;
-use crate::writer::{AppendFuture, AppendOutcome};
+use crate::writer::{AppendOutcome, Returned};
 
 pub(super) struct Pending {
     pub position: u64,
-    /// The framed event, kept until acked in case it must be resent.
+    /// The framed event while the writer holds it (before it is sent, and
+    /// when a sealed segment gave it back); the segment writer holds it in
+    /// between.
     pub framed: Vec<u8>,
     completer: Completer<EventAck>,
     /// The segment it was sent to.
     pub segment: u64,
-    pub future: Option<AppendFuture>,
+    pub future: Option<Completion<Returned>>,
+    /// Made at the first poll, reused for every later one.
+    waker: Option<Waker>,
 }
 
 impl Pending {
@@ -35,6 +39,7 @@ impl Pending {
             completer,
             segment: 0,
             future: None,
+            waker: None,
         }
     }
 
@@ -77,34 +82,38 @@ pub(super) fn poll_locked(
     let Some(pending) = state.in_flight.get_mut(&number) else {
         return;
     };
+    let waker = pending.waker.get_or_insert_with(|| {
+        Waker::from(Arc::new(EventWaker {
+            shared: Arc::clone(shared),
+            number,
+        }))
+    });
     let Some(future) = pending.future.as_mut() else {
         return;
     };
-    let waker = Waker::from(Arc::new(EventWaker {
-        shared: Arc::clone(shared),
-        number,
-    }));
-    let Poll::Ready(outcome) = Pin::new(future).poll(&mut Context::from_waker(&waker)) else {
+    let Poll::Ready(outcome) = Pin::new(future).poll(&mut Context::from_waker(waker)) else {
         return;
     };
     let Some(mut pending) = state.in_flight.remove(&number) else {
         return;
     };
     pending.future = None;
+    pending.waker = None;
     let mut done = Vec::new();
     match outcome {
-        Ok(AppendOutcome::Appended(_)) => done.push((
+        Ok((AppendOutcome::Appended(_), _)) => done.push((
             pending.completer,
             Ok(EventAck {
                 event_number: number,
                 segment: Some(pending.segment),
             }),
         )),
-        Ok(AppendOutcome::Sealed { .. }) => {
+        Ok((AppendOutcome::Sealed { .. }, payload)) => {
+            pending.framed = payload.unwrap_or_default();
             state.resend.insert(number, pending);
             state.set_draining(shared, true);
         }
-        Ok(AppendOutcome::NoSuchSegment) => {
+        Ok((AppendOutcome::NoSuchSegment, _)) => {
             let error = ClientError::invalid(format!(
                 "segment {} of the stream is gone: the stream was truncated or deleted",
                 pending.segment
