@@ -42,12 +42,20 @@ pub struct Targets {
     /// Address of the Spate node (any core; the client routes by segment).
     #[arg(long, default_value = "127.0.0.1:9870")]
     pub node: String,
+    /// Address of redis-server (`--driver redis`).
+    #[arg(long, default_value = "127.0.0.1:6379")]
+    pub redis: String,
+    /// Address of nats-server with JetStream (`--driver nats`).
+    #[arg(long, default_value = "127.0.0.1:4222")]
+    pub nats: String,
 }
 
 impl Targets {
     pub fn of(&self, driver: DriverKind) -> &str {
         match driver {
             DriverKind::Spate => &self.node,
+            DriverKind::Redis => &self.redis,
+            DriverKind::Nats => &self.nats,
         }
     }
 }
@@ -196,6 +204,7 @@ pub fn run(
         segments: workload.segments,
         lanes: &lanes,
         run_id: &run_id,
+        runtime: runtime.handle(),
     };
     let driver = kind
         .connect(&setup)

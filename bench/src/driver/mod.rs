@@ -12,6 +12,8 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
+pub mod nats;
+pub mod redis;
 pub mod spate;
 
 /// Resolves once the event is acknowledged; an error ends the run.
@@ -36,6 +38,8 @@ pub struct Setup<'a> {
     /// Names this run's segments, keys or stream, so runs side by side
     /// (or a crashed earlier run) never share them.
     pub run_id: &'a str,
+    /// For drivers whose clients need tokio (Redis, NATS).
+    pub runtime: &'a tokio::runtime::Handle,
 }
 
 /// One system under test.
@@ -64,18 +68,26 @@ pub trait Driver: Send + Sync {
 pub enum DriverKind {
     /// A Spate node, through the client library.
     Spate,
+    /// Redis Streams: XADD of the payload per event.
+    Redis,
+    /// NATS JetStream: a publish per event, acknowledged by the stream.
+    Nats,
 }
 
 impl DriverKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Spate => "spate",
+            Self::Redis => "redis",
+            Self::Nats => "nats",
         }
     }
 
     pub fn connect(self, setup: &Setup<'_>) -> anyhow::Result<Box<dyn Driver>> {
         Ok(match self {
             Self::Spate => Box::new(spate::SpateDriver::connect(setup)?),
+            Self::Redis => Box::new(redis::RedisDriver::connect(setup)?),
+            Self::Nats => Box::new(nats::NatsDriver::connect(setup)?),
         })
     }
 }
