@@ -71,6 +71,10 @@ pub struct OutputArgs {
     /// Print one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Also write DIR/report.json and DIR/report.html (charts, no network
+    /// needed to view it).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Show the live progress line even when stderr is not a terminal (one
     /// line per second then).
     #[arg(long)]
@@ -151,6 +155,9 @@ pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
         progress,
         args.output.keep,
     )?;
+    if let Some(dir) = &args.output.report {
+        crate::html::write_report(dir, &report, std::slice::from_ref(&report))?;
+    }
     if args.output.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

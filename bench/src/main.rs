@@ -7,6 +7,7 @@ mod append;
 mod driver;
 mod floor;
 mod harness;
+mod html;
 mod pacing;
 mod progress;
 mod report;
