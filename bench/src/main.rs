@@ -4,6 +4,7 @@
 //! journal's own I/O path, and reports its figures as ratios of it.
 
 mod append;
+mod compare;
 mod driver;
 mod floor;
 mod harness;
@@ -48,6 +49,8 @@ enum Command {
     /// loop at its rate (or as fast as acknowledged at --rate max), with the
     /// device floor of --floor-dir.
     Append(append::AppendArgs),
+    /// The same workload on several systems in turn, in one table.
+    Compare(compare::CompareArgs),
     /// The built-in workloads (--show NAME prints one as TOML).
     Workloads(WorkloadsArgs),
 }
@@ -150,6 +153,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Journal(args) => journal(&args),
         Command::Append(args) => append::main(&args),
+        Command::Compare(args) => compare::main(&args),
         Command::Workloads(args) => workloads(&args),
         Command::Floor(args) => {
             let floor = measure_floor(&args)?;
