@@ -140,7 +140,7 @@ fn summary(reports: &[AppendReport]) -> String {
 
 fn settings(reports: &[AppendReport]) -> String {
     let mut html = String::from(
-        "<h2>Settings</h2>\n<table class=\"settings\">\n<thead><tr><th>driver</th><th>target</th><th>workload</th><th>producers</th><th>segments</th><th>event bytes</th><th>rate</th><th>seconds</th><th>warm-up</th><th>acknowledged means</th></tr></thead>\n<tbody>\n",
+        "<h2>Settings</h2>\n<table class=\"settings\">\n<thead><tr><th>driver</th><th>target</th><th>workload</th><th>producers</th><th>segments</th><th>event bytes</th><th>rate</th><th>seconds</th><th>warm-up</th></tr></thead>\n<tbody>\n",
     );
     for r in reports {
         let c = &r.config;
@@ -152,7 +152,7 @@ fn settings(reports: &[AppendReport]) -> String {
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td></tr>",
             r.driver.name(),
             escape(&c.target),
             escape(&c.name),
@@ -162,10 +162,18 @@ fn settings(reports: &[AppendReport]) -> String {
             escape(&rate),
             r.seconds,
             c.warmup_s,
-            escape(&c.durability)
         );
     }
-    html.push_str("</tbody>\n</table>\n");
+    html.push_str("</tbody>\n</table>\n<p>What an acknowledgement means:</p>\n<ul>\n");
+    for r in reports {
+        let _ = writeln!(
+            html,
+            "<li>{}: {}</li>",
+            r.driver.name(),
+            escape(&r.config.durability)
+        );
+    }
+    html.push_str("</ul>\n");
     html
 }
 
@@ -251,9 +259,12 @@ fn throughput_over_time(reports: &[AppendReport]) -> Chart {
             label: r.driver.name().to_string(),
             color: PALETTE[i % PALETTE.len()],
             dash: false,
+            // Seconds after the window hold only the stragglers of the
+            // drain: a drop there would be the run ending, not the system.
             points: r
                 .series
                 .iter()
+                .filter(|s| f64::from(s.t) < r.seconds)
                 .map(|s| (f64::from(s.t) + 0.5, Some(s.events as f64)))
                 .collect(),
         });
