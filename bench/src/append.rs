@@ -142,9 +142,9 @@ pub struct AppendConfig {
 
 pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
     let workload = args.workload.resolve()?;
-    let floor = measure_floor(&args.output.floor_dir, &workload)?;
-    let runtime = runtime()?;
     let progress = ProgressMode::choose(args.output.progress);
+    let floor = measure_floor(&args.output.floor_dir, &workload, progress)?;
+    let runtime = runtime()?;
     let target = args.targets.of(args.driver);
     let report = run(
         args.driver,
@@ -167,9 +167,20 @@ pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
 }
 
 /// The device floor of `dir`, and for a fixed-rate workload also the floor
-/// of durable writes paced at the same rate.
-pub fn measure_floor(dir: &Path, workload: &Workload) -> anyhow::Result<FloorReport> {
+/// of durable writes paced at the same rate. Says so on stderr first when
+/// progress is shown: it takes a few seconds.
+pub fn measure_floor(
+    dir: &Path,
+    workload: &Workload,
+    progress: ProgressMode,
+) -> anyhow::Result<FloorReport> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if progress != ProgressMode::Off {
+        eprintln!(
+            "spate-bench: measuring the device floor in {}",
+            dir.display()
+        );
+    }
     let mut floor = FloorReport::measure(dir, &FloorOptions::default())?;
     if let Some(rate) = workload.rate_per_s() {
         let samples = ((rate * 2.0) as usize).clamp(10, 2000);

@@ -73,9 +73,9 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<()> {
         anyhow::bail!("--drivers names no driver");
     }
     let workload = args.workload.resolve()?;
-    let floor = append::measure_floor(&args.output.floor_dir, &workload)?;
-    let runtime = append::runtime()?;
     let progress = ProgressMode::choose(args.output.progress);
+    let floor = append::measure_floor(&args.output.floor_dir, &workload, progress)?;
+    let runtime = append::runtime()?;
     let mut ran = Vec::new();
     let mut errors = BTreeMap::new();
     for &driver in &drivers {
