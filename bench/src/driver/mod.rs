@@ -9,12 +9,19 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use serde::Serialize;
 
 pub mod nats;
 pub mod redis;
 pub mod spate;
+
+/// The longest a peer's client may wait for one acknowledgement before the
+/// run fails. Their defaults (500 ms for the redis crate's responses, a few
+/// seconds for JetStream acks) are far below what a saturated system under
+/// an open loop takes; a slow ack is a figure to report, not an error.
+pub const ACK_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Resolves once the event is acknowledged; an error ends the run.
 pub type AckFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;

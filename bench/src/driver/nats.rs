@@ -11,7 +11,7 @@ use anyhow::Context;
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 
-use super::{AckFuture, Driver, Setup};
+use super::{ACK_PATIENCE, AckFuture, Driver, Setup};
 
 pub struct NatsDriver {
     runtime: tokio::runtime::Handle,
@@ -44,7 +44,11 @@ impl Driver for NatsDriver {
                 let client = async_nats::connect(address.as_str())
                     .await
                     .with_context(|| format!("connecting to NATS at {}", setup.target))?;
-                contexts.push(jetstream::new(client));
+                let context = jetstream::ContextBuilder::new()
+                    .timeout(ACK_PATIENCE)
+                    .ack_timeout(ACK_PATIENCE)
+                    .build(client);
+                contexts.push(context);
             }
             contexts[0]
                 .get_or_create_stream(stream::Config {

@@ -10,7 +10,7 @@
 use anyhow::Context;
 use redis::aio::MultiplexedConnection;
 
-use super::{AckFuture, Driver, Setup};
+use super::{ACK_PATIENCE, AckFuture, Driver, Setup};
 
 pub struct RedisDriver {
     runtime: tokio::runtime::Handle,
@@ -36,8 +36,10 @@ impl Driver for RedisDriver {
         let (connections, settings) = setup.runtime.block_on(async {
             let mut connections = Vec::with_capacity(setup.producers);
             for _ in 0..setup.producers {
+                let config =
+                    redis::AsyncConnectionConfig::new().set_response_timeout(Some(ACK_PATIENCE));
                 let connection = client
-                    .get_multiplexed_async_connection()
+                    .get_multiplexed_async_connection_with_config(&config)
                     .await
                     .with_context(|| format!("connecting to Redis at {}", setup.target))?;
                 connections.push(connection);
