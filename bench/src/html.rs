@@ -81,8 +81,8 @@ pub fn render(json: &str, reports: &[AppendReport]) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;\
 padding:0 1em;color:#222}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}\
-table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.5em 0}\
-th,td{border-bottom:1px solid #ddd;padding:.25em .7em;text-align:right}\
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.5em 0;font-size:.9em}\
+th,td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:right;white-space:nowrap}\
 th:first-child,td:first-child{text-align:left}svg{display:block;margin:.5em 0;max-width:100%;height:auto}\
 svg text{font-size:12px;fill:#333}.note{color:#666;font-size:.9em}\
 table.settings td,table.settings th{text-align:left;vertical-align:top}";
@@ -97,7 +97,7 @@ fn summary(reports: &[AppendReport]) -> String {
     let mut html = String::from(
         "<table>\n<thead><tr><th>driver</th><th>events</th><th>events/s</th><th>MB/s</th>\
          <th>p50 µs</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th>\
-         <th>p99 / floor p99</th></tr></thead>\n<tbody>\n",
+         <th>p99 ÷ floor</th></tr></thead>\n<tbody>\n",
     );
     for r in reports {
         let l = &r.latency_us;
