@@ -587,7 +587,10 @@ mod tests {
         )
         .expect("runs");
         assert!(measured.events > 0);
-        assert_eq!(measured.series.len(), 1, "0.3 s is one second of series");
+        // 0.3 s is one second of series (a second more only if the last
+        // acks came a whole second late).
+        assert_eq!(measured.series.first().map(|s| s.t), Some(0));
+        assert!(measured.series[0].events > 0);
     }
 
     #[test]
