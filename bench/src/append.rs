@@ -1,271 +1,340 @@
-//! `spate-bench append`: appends to a running node through the client
-//! library, in open loop at a fixed rate or as fast as the node takes them.
-//!
-//! The sending thread issues appends at their intended times; a collector
-//! thread waits for the acknowledgements in issue order and records each
-//! latency from the intended send time (open loop: a stall counts against
-//! every event that should have been sent during it). Acks of one segment
-//! arrive in order; across segments an early ack waits behind an earlier
-//! issued one, so latencies are never under-reported.
+//! `spate-bench append`: a workload (`crate::spec`) against one system
+//! (`--driver spate|redis|nats`), in open loop (`crate::harness`), with the
+//! device floor measured in the same run. `compare` runs the same thing per
+//! driver.
 
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, sync_channel};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::Serialize;
-use spate_client::{AppendFuture, AppendOutcome, Client, ClientOptions, EventFuture};
+use spate_journal::direct::FloorOptions;
 
+use crate::driver::{self, DriverKind, Setup};
 use crate::floor::FloorReport;
-use crate::pacing::{precise_sleeps, wait_until};
+use crate::harness::{self, Measured, Second};
+use crate::progress::ProgressMode;
 use crate::report::Ratio;
-use crate::stats::{Latencies, LatencySummary, round3};
-use crate::target::Target;
+use crate::spec::{EventSize, Workload, WorkloadFlags};
+use crate::stats::{LatencySummary, PercentilePoint, round3};
 
+/// `spate-bench append`. Flags are grouped so each concern grows in one
+/// place: what to send (`workload`: sizes, rates, producers, segments),
+/// where (`driver`, `targets`), and what to do with the result (`output`).
+/// Options that shape the events Spate receives (streams, routing keys)
+/// belong in `WorkloadFlags` and `Workload` (`spec.rs`), so workload files
+/// can set them too, and reach the Spate driver through `driver::Setup`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct AppendArgs {
-    /// Address of the node (any core; the client routes by segment).
-    #[arg(long)]
+    #[command(flatten)]
+    pub workload: WorkloadFlags,
+    /// The system under test.
+    #[arg(long, value_enum, default_value_t = DriverKind::Spate)]
+    pub driver: DriverKind,
+    #[command(flatten)]
+    pub targets: Targets,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where each system listens.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Targets {
+    /// Address of the Spate node (any core; the client routes by segment).
+    #[arg(long, default_value = "127.0.0.1:9870")]
     pub node: String,
-    /// Segments to spread the events over (one writer each).
-    #[arg(long, default_value_t = 1)]
-    pub segments: usize,
-    #[arg(long, default_value_t = 1024)]
-    pub event_bytes: usize,
-    /// Events per second over all segments; 0 sends as fast as the node
-    /// acknowledges, with up to --window appends in flight.
-    #[arg(long, default_value_t = 1000.0)]
-    pub rate: f64,
-    /// Appends in flight at --rate 0.
-    #[arg(long, default_value_t = 4096)]
-    pub window: usize,
-    #[arg(long, default_value_t = 10.0)]
-    pub seconds: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup: f64,
-    /// A directory on the device holding the node's journal: the floor is
-    /// measured there in the same run.
+    /// Address of redis-server (`--driver redis`).
+    #[arg(long, default_value = "127.0.0.1:6379")]
+    pub redis: String,
+    /// Address of nats-server with JetStream (`--driver nats`).
+    #[arg(long, default_value = "127.0.0.1:4222")]
+    pub nats: String,
+}
+
+impl Targets {
+    pub fn of(&self, driver: DriverKind) -> &str {
+        match driver {
+            DriverKind::Spate => &self.node,
+            DriverKind::Redis => &self.redis,
+            DriverKind::Nats => &self.nats,
+        }
+    }
+}
+
+/// The device floor, the outputs, and the run's housekeeping.
+#[derive(Clone, Debug, clap::Args)]
+pub struct OutputArgs {
+    /// A directory on the device holding the system's data (the node's
+    /// journal, Redis's append-only file, JetStream's store): the device
+    /// floor is measured there in the same run.
     #[arg(long)]
     pub floor_dir: PathBuf,
+    /// Print one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
-    /// Keep the benchmark's segments on the node (by default they are
-    /// deleted after the run, so repeated runs do not fill its journal).
+    /// Also write DIR/report.json and DIR/report.html (charts, no network
+    /// needed to view it).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Show the live progress line even when stderr is not a terminal (one
+    /// line per second then).
+    #[arg(long)]
+    pub progress: bool,
+    /// Keep the run's segments, keys or stream (by default they are deleted
+    /// afterwards, so repeated runs do not fill the system).
     #[arg(long)]
     pub keep: bool,
-    /// Write events to this stream (created with --segments fixed segments
-    /// if absent) through the event writer, instead of to bare segments.
-    #[arg(long)]
+}
+
+/// The result of one workload on one driver: the JSON of the design brief
+/// (`workload`, `events`, `seconds`, `throughput`, `latency_us`, `floor`,
+/// `ratio`) plus what explains it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppendReport {
+    pub workload: &'static str,
+    pub driver: DriverKind,
+    pub events: u64,
+    pub seconds: f64,
+    pub throughput: Throughput,
+    pub latency_us: LatencySummary,
+    /// Latency samples behind `latency_us`: every event due in the window,
+    /// including those acknowledged after it closed.
+    pub latency_samples: u64,
+    /// Events due in the window and acknowledged after it closed (counted
+    /// in the latencies, not in `events`).
+    pub late_acks: u64,
+    /// How late the harness itself sent (actual minus intended send time).
+    /// Large values mean the sender, not the system, was the bottleneck.
+    pub send_delay_us: LatencySummary,
+    pub floor: FloorReport,
+    pub ratio: Ratio,
+    pub config: AppendConfig,
+    /// Percentile spectrum for the report's chart.
+    pub latency_distribution: Vec<PercentilePoint>,
+    /// One entry per second, by acknowledgement time.
+    pub series: Vec<Second>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Throughput {
+    pub events_per_s: f64,
+    /// Payload megabytes (10^6 bytes) per second.
+    pub mb_per_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AppendConfig {
+    /// The workload's name (`*` after it: flags changed its shape).
+    pub name: String,
+    pub driver: DriverKind,
+    /// The system's address.
+    pub target: String,
+    /// What an acknowledgement means there, as configured.
+    pub durability: String,
+    pub producers: usize,
+    pub segments: usize,
+    pub event_bytes: EventSize,
+    pub mean_event_bytes: f64,
+    /// Target events per second; 0 means as fast as acknowledged.
+    pub rate: f64,
+    pub window: usize,
+    pub warmup_s: f64,
+    /// The stream written through the event writer (Spate), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
-    /// With --stream: spread events over this many routing keys (0: no
-    /// keys, each event placed by its number).
-    #[arg(long, default_value_t = 0)]
+    /// Routing keys the events were spread over (0: unkeyed).
     pub keys: u64,
 }
 
-/// An append's acknowledgement, from a segment writer or the event writer.
-pub enum Ack {
-    Segment(AppendFuture),
-    Event(EventFuture),
-}
-
-impl Ack {
-    fn wait(self) -> anyhow::Result<()> {
-        match self {
-            Ack::Segment(ack) => match ack.wait().context("an append failed")? {
-                AppendOutcome::Appended(_) => Ok(()),
-                outcome => bail!("an append was refused: {outcome:?}"),
-            },
-            Ack::Event(ack) => ack.wait().map(drop).context("an event write failed"),
-        }
+pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
+    let workload = args.workload.resolve()?;
+    let progress = ProgressMode::choose(args.output.progress);
+    let floor = measure_floor(&args.output.floor_dir, &workload, progress)?;
+    let runtime = runtime()?;
+    let target = args.targets.of(args.driver);
+    let report = run(
+        args.driver,
+        target,
+        &workload,
+        &floor,
+        &runtime,
+        progress,
+        args.output.keep,
+    )?;
+    if let Some(dir) = &args.output.report {
+        crate::html::write_report(dir, &report, std::slice::from_ref(&report))?;
     }
-}
-
-struct Issued {
-    ack: Ack,
-    intended: Instant,
-}
-
-/// What the collector saw: latencies of events issued after the warm-up,
-/// and how many of them were acknowledged before the end.
-struct Collected {
-    latencies: Latencies,
-    events: u64,
-}
-
-#[derive(Serialize)]
-pub struct AppendReport {
-    workload: &'static str,
-    events: u64,
-    seconds: f64,
-    throughput: Throughput,
-    latency_us: LatencySummary,
-    floor: FloorReport,
-    ratio: Ratio,
-    config: AppendConfig,
-}
-
-#[derive(Serialize)]
-struct Throughput {
-    events_per_s: f64,
-    mb_per_s: f64,
-}
-
-#[derive(Serialize)]
-struct AppendConfig {
-    node: String,
-    segments: usize,
-    event_bytes: usize,
-    rate: f64,
-    window: usize,
-    warmup_s: f64,
-    stream: Option<String>,
-    keys: u64,
-}
-
-pub fn run(args: &AppendArgs, mut floor: FloorReport) -> anyhow::Result<AppendReport> {
-    if args.segments == 0 || args.event_bytes == 0 {
-        bail!("--segments and --event-bytes must be positive");
-    }
-    if args.rate > 0.0 {
-        let samples = ((args.rate * 2.0) as usize).clamp(10, 2000);
-        let sync = floor.faster_sync();
-        let ring = spate_journal::direct::DirectOptions::default().ring_flags;
-        floor.measure_paced(&args.floor_dir, sync, args.rate, samples, ring)?;
-    }
-    let client = Client::connect(args.node.as_str(), ClientOptions::default())
-        .with_context(|| format!("connecting to {}", args.node))?;
-    let target = Target::open(&client, args)?;
-    let outcome = drive(args, &target);
-    if !args.keep {
-        target.remove(&client);
-    }
-    Ok(report(args, floor, outcome?))
-}
-
-/// Runs the workload on `target`; what the collector gathered.
-fn drive(args: &AppendArgs, target: &Target) -> anyhow::Result<Collected> {
-    let start = Instant::now();
-    let measure_from = start + Duration::from_secs_f64(args.warmup.max(0.0));
-    let end = measure_from + Duration::from_secs_f64(args.seconds.max(0.0));
-    let window = if args.rate > 0.0 {
-        1 << 20
+    if args.output.json {
+        println!("{}", serde_json::to_string(&report)?);
     } else {
-        args.window.max(1)
-    };
-    let (issue, issued) = sync_channel::<Issued>(window);
-    let collector = std::thread::Builder::new()
-        .name("bench-collector".into())
-        .spawn(move || collect(issued, measure_from, end))?;
-    let sent = send(args, target, start, end, &issue);
-    drop(issue);
-    let collected = collector
-        .join()
-        .map_err(|_| anyhow::anyhow!("the collector thread panicked"))?;
-    // The collector's error is the one that explains a send stopped early.
-    let collected = collected?;
-    sent?;
-    Ok(collected)
-}
-
-/// Issues appends until `end`: at their intended times, or as fast as the
-/// window lets through.
-fn send(
-    args: &AppendArgs,
-    target: &Target,
-    start: Instant,
-    end: Instant,
-    issue: &std::sync::mpsc::SyncSender<Issued>,
-) -> anyhow::Result<()> {
-    precise_sleeps();
-    let payload = crate::workload::payload(args.event_bytes);
-    for i in 0u64.. {
-        let intended = if args.rate > 0.0 {
-            let at = start + Duration::from_secs_f64(i as f64 / args.rate);
-            wait_until(at);
-            at
-        } else {
-            Instant::now()
-        };
-        if intended >= end {
-            return Ok(());
-        }
-        let ack = target.send(i, &payload);
-        if issue.send(Issued { ack, intended }).is_err() {
-            bail!("the collector stopped early");
-        }
+        println!("{}", report.human());
     }
     Ok(())
 }
 
-fn collect(
-    issued: Receiver<Issued>,
-    measure_from: Instant,
-    end: Instant,
-) -> anyhow::Result<Collected> {
-    let mut collected = Collected {
-        latencies: Latencies::new(),
-        events: 0,
-    };
-    for Issued { ack, intended } in issued {
-        ack.wait()?;
-        let acked = Instant::now();
-        if intended < measure_from {
-            continue;
-        }
-        collected.latencies.record(acked - intended);
-        if acked <= end {
-            collected.events += 1;
-        }
+/// The device floor of `dir`, and for a fixed-rate workload also the floor
+/// of durable writes paced at the same rate. Says so on stderr first when
+/// progress is shown: it takes a few seconds.
+pub fn measure_floor(
+    dir: &Path,
+    workload: &Workload,
+    progress: ProgressMode,
+) -> anyhow::Result<FloorReport> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if progress != ProgressMode::Off {
+        eprintln!(
+            "spate-bench: measuring the device floor in {}",
+            dir.display()
+        );
     }
-    Ok(collected)
+    let mut floor = FloorReport::measure(dir, &FloorOptions::default())?;
+    if let Some(rate) = workload.rate_per_s() {
+        let samples = ((rate * 2.0) as usize).clamp(10, 2000);
+        let sync = floor.faster_sync();
+        let ring = spate_journal::direct::DirectOptions::default().ring_flags;
+        floor.measure_paced(dir, sync, rate, samples, ring)?;
+    }
+    Ok(floor)
 }
 
-fn report(args: &AppendArgs, floor: FloorReport, collected: Collected) -> AppendReport {
-    let seconds = args.seconds.max(1e-9);
-    let bytes = collected.events * args.event_bytes as u64;
-    let mb_per_s = bytes as f64 / 1e6 / seconds;
-    let latency = collected.latencies.summary();
-    AppendReport {
-        workload: "append",
-        events: collected.events,
-        seconds: round3(seconds),
-        throughput: Throughput {
-            events_per_s: round3(collected.events as f64 / seconds),
-            mb_per_s: round3(mb_per_s),
-        },
-        latency_us: latency,
-        ratio: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
-        floor,
-        config: AppendConfig {
-            node: args.node.clone(),
-            segments: args.segments,
-            event_bytes: args.event_bytes,
-            rate: args.rate,
-            window: args.window,
-            warmup_s: args.warmup,
-            stream: args.stream.clone(),
-            keys: args.keys,
-        },
+/// The runtime of the collector and of the Redis and NATS clients: half
+/// the machine's cores (at least one, at most four), leaving the rest to
+/// the producers and, on one machine, to the system under test.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cores / 2).clamp(1, 4))
+        .thread_name("bench-io")
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+}
+
+/// Connects `kind` at `target`, runs `workload`, tears down, reports.
+pub fn run(
+    kind: DriverKind,
+    target: &str,
+    workload: &Workload,
+    floor: &FloorReport,
+    runtime: &tokio::runtime::Runtime,
+    progress: ProgressMode,
+    keep: bool,
+) -> anyhow::Result<AppendReport> {
+    let lanes = driver::lanes(workload.producers, workload.segments);
+    let run_id = driver::run_id();
+    let setup = Setup {
+        target,
+        producers: workload.producers,
+        segments: workload.segments,
+        lanes: &lanes,
+        run_id: &run_id,
+        stream: workload.stream.as_deref(),
+        keys: workload.keys,
+        runtime: runtime.handle(),
+    };
+    if workload.stream.is_some() && kind != DriverKind::Spate {
+        anyhow::bail!("--stream applies to the spate driver only");
     }
+    let driver = kind
+        .connect(&setup)
+        .with_context(|| format!("connecting the {} driver", kind.name()))?;
+    let durability = driver.durability();
+    let measured = harness::run(
+        driver.as_ref(),
+        &lanes,
+        workload,
+        runtime,
+        progress,
+        kind.name(),
+    );
+    driver.teardown(keep);
+    let config = AppendConfig {
+        name: workload.name.clone(),
+        driver: kind,
+        target: target.to_string(),
+        durability,
+        producers: workload.producers,
+        segments: workload.segments,
+        event_bytes: workload.event_bytes.clone(),
+        mean_event_bytes: workload.event_bytes.mean(),
+        rate: workload.rate_per_s().unwrap_or(0.0),
+        window: workload.window,
+        warmup_s: workload.warmup,
+        stream: workload.stream.clone(),
+        keys: workload.keys,
+    };
+    Ok(AppendReport::new(kind, measured?, floor.clone(), config))
 }
 
 impl AppendReport {
+    fn new(
+        driver: DriverKind,
+        measured: Measured,
+        floor: FloorReport,
+        config: AppendConfig,
+    ) -> Self {
+        let seconds = measured.seconds.max(1e-9);
+        let mb_per_s = measured.payload_bytes as f64 / 1e6 / seconds;
+        let latency = measured.latencies.summary();
+        Self {
+            workload: "append",
+            driver,
+            events: measured.events,
+            seconds: round3(seconds),
+            throughput: Throughput {
+                events_per_s: round3(measured.events as f64 / seconds),
+                mb_per_s: round3(mb_per_s),
+            },
+            latency_us: latency,
+            latency_samples: measured.latencies.len(),
+            late_acks: measured.late_acks,
+            send_delay_us: measured.send_delay.summary(),
+            ratio: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
+            floor,
+            config,
+            latency_distribution: measured.latencies.distribution(),
+            series: measured.series,
+        }
+    }
+
     pub fn human(&self) -> String {
         let l = &self.latency_us;
+        let c = &self.config;
+        let rate = if c.rate > 0.0 {
+            format!("{} events/s offered", c.rate)
+        } else {
+            format!("max rate, {} in flight", c.window)
+        };
         format!(
-            "append: {} events in {:.1} s, {:.0} events/s, {:.1} MB/s\n  latency µs: p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}\n  vs floor: p50 x{:.2}, p99 x{:.2}, throughput x{:.3} of sequential write",
+            "append to {} ({}): {}, {} producer(s), {} segment(s), {} B events, {rate}\n  \
+             {} events in {:.1} s, {:.0} events/s, {:.1} MB/s\n  \
+             latency µs: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  p99.99 {:.1}  max {:.1}\n  \
+             vs floor: p50 x{:.2}, p99 x{:.2}, throughput x{:.3} of sequential write\n  \
+             sender lateness p99 {:.1} µs{}",
+            self.driver.name(),
+            c.target,
+            c.name,
+            c.producers,
+            c.segments,
+            c.event_bytes,
             self.events,
             self.seconds,
             self.throughput.events_per_s,
             self.throughput.mb_per_s,
             l.p50,
+            l.p90,
             l.p99,
             l.p999,
+            l.p9999,
             l.max,
             self.ratio.p50,
             self.ratio.p99,
-            self.ratio.throughput_vs_seq_write
+            self.ratio.throughput_vs_seq_write,
+            self.send_delay_us.p99,
+            if self.late_acks > 0 {
+                format!(", {} acks after the window closed", self.late_acks)
+            } else {
+                String::new()
+            }
         )
     }
 }

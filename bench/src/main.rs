@@ -4,11 +4,16 @@
 //! journal's own I/O path, and reports its figures as ratios of it.
 
 mod append;
+mod compare;
+mod driver;
 mod floor;
+mod harness;
+mod html;
 mod pacing;
+mod progress;
 mod report;
+mod spec;
 mod stats;
-mod target;
 mod workload;
 
 use std::fs;
@@ -40,9 +45,24 @@ enum Command {
     Journal(JournalArgs),
     /// Only the device floor of DIR.
     Floor(CommonArgs),
-    /// Appends to a running node, open loop at --rate (or as fast as it
-    /// acknowledges with --rate 0), with the device floor of --floor-dir.
+    /// A workload against one system (--driver spate|redis|nats), open
+    /// loop at its rate (or as fast as acknowledged at --rate max), with the
+    /// device floor of --floor-dir.
     Append(append::AppendArgs),
+    /// The same workload on several systems in turn, in one table.
+    Compare(compare::CompareArgs),
+    /// The built-in workloads (--show NAME prints one as TOML).
+    Workloads(WorkloadsArgs),
+}
+
+#[derive(Args)]
+struct WorkloadsArgs {
+    /// Print this built-in workload as TOML (a start for a file of one's own).
+    #[arg(long, value_name = "NAME")]
+    show: Option<String>,
+    /// One JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -132,7 +152,9 @@ impl RingArg {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Journal(args) => journal(&args),
-        Command::Append(args) => append_to_node(&args),
+        Command::Append(args) => append::main(&args),
+        Command::Compare(args) => compare::main(&args),
+        Command::Workloads(args) => workloads(&args),
         Command::Floor(args) => {
             let floor = measure_floor(&args)?;
             if args.json {
@@ -159,14 +181,44 @@ fn measure_floor(args: &CommonArgs) -> anyhow::Result<FloorReport> {
     FloorReport::measure(&args.dir, &opts)
 }
 
-fn append_to_node(args: &append::AppendArgs) -> anyhow::Result<()> {
-    let floor = FloorReport::measure(&args.floor_dir, &FloorOptions::default())?;
-    let report = append::run(args, floor)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", report.human());
+fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
+    if let Some(name) = &args.show {
+        let Some((_, text)) = spec::BUILTINS.iter().find(|(n, _)| n == name) else {
+            bail!("no built-in workload {name:?} (spate-bench workloads lists them)");
+        };
+        print!("{text}");
+        return Ok(());
     }
+    let all = spec::BUILTINS
+        .iter()
+        .map(|(name, _)| spec::Workload::builtin(name).unwrap_or_else(|| bail!("{name}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.json {
+        println!("{}", serde_json::to_string(&all)?);
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:>9} {:>8} {:>22} {:>8} {:>8}  description",
+        "name", "producers", "segments", "event bytes", "rate", "seconds"
+    );
+    for w in &all {
+        println!(
+            "{:<16} {:>9} {:>8} {:>22} {:>8} {:>8}  {}",
+            w.name,
+            w.producers,
+            w.segments,
+            w.event_bytes.to_string(),
+            match w.rate_per_s() {
+                Some(r) => r.to_string(),
+                None => "max".into(),
+            },
+            w.seconds,
+            w.description
+        );
+    }
+    println!(
+        "\nRun one with --workload NAME; flags override its fields (spate-bench append --help)."
+    );
     Ok(())
 }
 

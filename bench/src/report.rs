@@ -32,7 +32,7 @@ pub struct Throughput {
     pub mb_per_s: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Ratio {
     /// Latency p50 over the floor p50 of the sync mode in use.
     pub p50: f64,

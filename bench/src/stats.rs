@@ -43,6 +43,46 @@ impl Latencies {
         self.0.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Forgets every sample (keeps the buckets' memory).
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
+    /// The largest latency recorded, in microseconds.
+    pub fn max_us(&self) -> f64 {
+        us(self.0.max())
+    }
+
+    /// The percentile spectrum for a chart: latencies at 0, 90, 99, 99.9, ...
+    /// percent in quarter-"nine" steps, as far as the sample count resolves,
+    /// then the maximum (at 100).
+    pub fn distribution(&self) -> Vec<PercentilePoint> {
+        let mut points = Vec::new();
+        if self.is_empty() {
+            return points;
+        }
+        // The highest percentile with at least one sample above it.
+        let resolvable = (self.len() as f64).log10();
+        let mut nines = 0.0f64;
+        while nines <= resolvable {
+            let quantile = 1.0 - 10f64.powf(-nines);
+            points.push(PercentilePoint {
+                percentile: round3(quantile * 100.0),
+                us: self.quantile_us(quantile),
+            });
+            nines += 0.25;
+        }
+        points.push(PercentilePoint {
+            percentile: 100.0,
+            us: self.max_us(),
+        });
+        points
+    }
+
     /// The latency at `quantile` (0..=1), in microseconds.
     pub fn quantile_us(&self, quantile: f64) -> f64 {
         us(self.0.value_at_quantile(quantile))
@@ -84,6 +124,13 @@ pub struct LatencySummary {
     pub max: f64,
 }
 
+/// One point of a percentile spectrum.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PercentilePoint {
+    pub percentile: f64,
+    pub us: f64,
+}
+
 /// Device-floor latency percentiles in microseconds.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct FloorLatency {
@@ -118,5 +165,25 @@ mod tests {
         assert!((summary.max - 1000.0).abs() < 1.0, "{summary:?}");
         assert_eq!(ratio(1.0, 0.0), 0.0);
         assert_eq!(ratio(1.0, 3.0), 0.333);
+    }
+
+    #[test]
+    fn the_distribution_climbs_to_the_maximum() {
+        let samples: Vec<u64> = (1..=10_000).map(|i| i * 1000).collect();
+        let points = Latencies::from_samples(&samples).distribution();
+        assert_eq!(points.first().map(|p| p.percentile), Some(0.0));
+        assert_eq!(points.last().map(|p| p.percentile), Some(100.0));
+        assert!(points.iter().any(|p| p.percentile == 99.99), "{points:?}");
+        assert!(
+            !points
+                .iter()
+                .any(|p| p.percentile > 99.99 && p.percentile < 100.0)
+        );
+        assert!(
+            points
+                .windows(2)
+                .all(|w| w[0].us <= w[1].us && w[0].percentile < w[1].percentile)
+        );
+        assert!(Latencies::new().distribution().is_empty());
     }
 }

@@ -1,0 +1,753 @@
+//! Workload definitions: what `append` and `compare` offer the system under
+//! test. A workload comes from a TOML file, from a built-in name, or from
+//! the defaults, and each flag given on the command line overrides the
+//! matching field.
+//!
+//! ```toml
+//! name = "mixed"
+//! description = "small events with a few large ones"
+//! producers = 2                 # sending threads, each with its own connections
+//! segments = 8                  # segments (Redis: stream keys, NATS: subjects)
+//! event_bytes = "100:70,1KiB:25,64KiB:5"   # or 1024, or "100..2000"
+//! rate = 2000                   # events/s over all producers, or "max"
+//! seconds = 10                  # measured
+//! warmup = 1                    # run before measuring, not counted
+//! window = 4096                 # events in flight at most (rate = "max")
+//! ```
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// One workload, complete: every field has a value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// A short name for reports (a built-in's name, a file's stem, or `custom`).
+    pub name: String,
+    /// One line saying what the workload stands for.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Sending threads. Each paces its share of the rate, with its own
+    /// connections to the system under test.
+    pub producers: usize,
+    /// Segments the events are spread over, round robin (Redis: stream keys;
+    /// NATS: subjects of one stream).
+    pub segments: usize,
+    pub event_bytes: EventSize,
+    pub rate: Rate,
+    /// Measured seconds, after the warm-up.
+    pub seconds: f64,
+    /// Seconds run before measuring; their events are not counted.
+    pub warmup: f64,
+    /// Most events in flight at once. At `rate = "max"` this is the load;
+    /// at a fixed rate it only bounds memory should the system stall.
+    pub window: usize,
+    /// Spate only: write events to this stream (`SCOPE/NAME`, created with
+    /// `segments` fixed segments if absent) through the event writer,
+    /// instead of to bare segments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// With `stream`: spread events over this many routing keys, round
+    /// robin (0: unkeyed).
+    pub keys: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Self {
+            name: "custom".into(),
+            description: String::new(),
+            producers: 1,
+            segments: 1,
+            event_bytes: EventSize::Fixed(1024),
+            rate: Rate::PerSecond(1000.0),
+            seconds: 10.0,
+            warmup: 1.0,
+            window: 4096,
+            stream: None,
+            keys: 0,
+        }
+    }
+}
+
+/// The built-in workloads, as TOML (`spate-bench workloads --show NAME`
+/// prints one, a starting point for a file of one's own).
+pub const BUILTINS: &[(&str, &str)] = &[
+    (
+        "fixed-1kb-1000",
+        r#"name = "fixed-1kb-1000"
+description = "1 KiB events at 1,000/s on one segment: the ack latency of a steady, light load"
+producers = 1
+segments = 1
+event_bytes = 1024
+rate = 1000
+seconds = 10
+warmup = 1
+"#,
+    ),
+    (
+        "omb-1t-100p-1kb",
+        r#"name = "omb-1t-100p-1kb"
+description = "OpenMessaging Benchmark's 1 topic x 100 partitions x 1 KiB: one producer at 50,000 events/s over 100 segments (OMB runs it 15 minutes)"
+producers = 1
+segments = 100
+event_bytes = 1024
+rate = 50000
+seconds = 60
+warmup = 5
+"#,
+    ),
+    (
+        "max-rate-100b",
+        r#"name = "max-rate-100b"
+description = "100 B events as fast as they are acknowledged, 4096 in flight over 8 segments: the most small durable events per second"
+producers = 1
+segments = 8
+event_bytes = 100
+rate = "max"
+window = 4096
+seconds = 20
+warmup = 2
+"#,
+    ),
+    (
+        "mixed-sizes",
+        r#"name = "mixed-sizes"
+description = "mostly small events with some large ones (70% 100 B, 25% 1 KiB, 5% 64 KiB) at 2,000/s over 4 segments"
+producers = 2
+segments = 4
+event_bytes = "100:70,1KiB:25,64KiB:5"
+rate = 2000
+seconds = 10
+warmup = 1
+"#,
+    ),
+];
+
+impl Workload {
+    /// Parses a workload file's text. `name` is used when the file has none.
+    pub fn from_toml(text: &str, name: &str) -> anyhow::Result<Self> {
+        let mut workload: Workload = toml::from_str(text)?;
+        if workload.name == Workload::default().name {
+            name.clone_into(&mut workload.name);
+        }
+        workload.validate()?;
+        Ok(workload)
+    }
+
+    /// A built-in workload by name.
+    pub fn builtin(name: &str) -> Option<anyhow::Result<Self>> {
+        BUILTINS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| Self::from_toml(text, n).with_context(|| format!("built-in {n}")))
+    }
+
+    /// `spec` names a file if one exists there, else a built-in workload.
+    pub fn load(spec: &str) -> anyhow::Result<Self> {
+        let path = Path::new(spec);
+        if path.is_file() {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the workload file {spec}"))?;
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(spec);
+            return Self::from_toml(&text, stem)
+                .with_context(|| format!("in the workload file {spec}"));
+        }
+        match Self::builtin(spec) {
+            Some(workload) => workload,
+            None => {
+                let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
+                bail!(
+                    "--workload {spec}: no such file, and no built-in workload of that name (built-ins: {})",
+                    names.join(", ")
+                )
+            }
+        }
+    }
+
+    /// Refuses settings that cannot run.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.producers == 0 || self.segments == 0 {
+            bail!("producers and segments must be at least 1");
+        }
+        if self.window == 0 {
+            bail!("window must be at least 1");
+        }
+        if !(self.seconds > 0.0 && self.seconds.is_finite()) {
+            bail!("seconds must be a positive number, not {}", self.seconds);
+        }
+        if !(self.warmup >= 0.0 && self.warmup.is_finite()) {
+            bail!("warmup must be zero or more seconds, not {}", self.warmup);
+        }
+        self.event_bytes.validate()?;
+        Ok(())
+    }
+
+    /// The fixed rate in events/s, or `None` for as fast as acknowledged.
+    pub fn rate_per_s(&self) -> Option<f64> {
+        match self.rate {
+            Rate::PerSecond(r) => Some(r),
+            Rate::Max => None,
+        }
+    }
+}
+
+/// Events per second over all producers, or as fast as acknowledgements
+/// come back (within the window). `0` also means `max`, as it did before
+/// `max` existed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    PerSecond(f64),
+    Max,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Self::Max);
+        }
+        let rate: f64 = s
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("rate {s:?}: expected events per second or \"max\""))?;
+        Self::from_number(rate)
+    }
+}
+
+impl Rate {
+    fn from_number(rate: f64) -> Result<Self, String> {
+        if rate == 0.0 {
+            Ok(Self::Max)
+        } else if rate > 0.0 && rate.is_finite() {
+            Ok(Self::PerSecond(rate))
+        } else {
+            Err(format!(
+                "rate {rate}: expected a positive number of events per second or \"max\""
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PerSecond(r) => write!(f, "{r}/s"),
+            Self::Max => f.write_str("max"),
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::PerSecond(r) => s.serialize_f64(*r),
+            Self::Max => s.serialize_str("max"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match NumberOrText::deserialize(d)? {
+            NumberOrText::Int(n) => Rate::from_number(n as f64),
+            NumberOrText::Float(n) => Rate::from_number(n),
+            NumberOrText::Text(s) => s.parse(),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// TOML values that may be a number or a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// Size of each event's payload: fixed, uniform between two bounds
+/// (inclusive), or drawn from a list of sizes with weights.
+///
+/// Text form (flag and file alike): `1024`, `1KiB`, `100..2000`,
+/// `100:70,1KiB:25,64KiB:5` (size:weight pairs). Sizes take `KiB` and `MiB`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventSize {
+    Fixed(usize),
+    Uniform { min: usize, max: usize },
+    Weighted(Vec<(usize, u32)>),
+}
+
+/// The largest event a workload may ask for (the node's own frame limit may
+/// be lower, and refuses larger appends with a clear error).
+pub const MAX_EVENT_BYTES: usize = 8 << 20;
+
+impl EventSize {
+    pub fn min(&self) -> usize {
+        match self {
+            Self::Fixed(n) => *n,
+            Self::Uniform { min, .. } => *min,
+            Self::Weighted(sizes) => sizes.iter().map(|(s, _)| *s).min().unwrap_or(0),
+        }
+    }
+
+    pub fn max(&self) -> usize {
+        match self {
+            Self::Fixed(n) => *n,
+            Self::Uniform { max, .. } => *max,
+            Self::Weighted(sizes) => sizes.iter().map(|(s, _)| *s).max().unwrap_or(0),
+        }
+    }
+
+    /// The expected size of an event.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Self::Fixed(n) => *n as f64,
+            Self::Uniform { min, max } => (*min + *max) as f64 / 2.0,
+            Self::Weighted(sizes) => {
+                let total: f64 = sizes.iter().map(|(_, w)| f64::from(*w)).sum();
+                sizes
+                    .iter()
+                    .map(|(s, w)| *s as f64 * f64::from(*w))
+                    .sum::<f64>()
+                    / total.max(1.0)
+            }
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Weighted(sizes) if sizes.is_empty() => bail!("event_bytes: no sizes listed"),
+            Self::Weighted(sizes) if sizes.iter().all(|(_, w)| *w == 0) => {
+                bail!("event_bytes: every weight is 0")
+            }
+            Self::Uniform { min, max } if min > max => {
+                bail!("event_bytes: {min}..{max} is empty (min above max)")
+            }
+            _ => {}
+        }
+        if self.min() == 0 {
+            bail!("event_bytes: events must be at least 1 byte");
+        }
+        if self.max() > MAX_EVENT_BYTES {
+            bail!(
+                "event_bytes: {} bytes is over the {MAX_EVENT_BYTES} bytes a workload may ask for",
+                self.max()
+            );
+        }
+        Ok(())
+    }
+
+    /// Draws one event size.
+    pub fn sample(&self, rng: &mut impl Rng) -> usize {
+        match self {
+            Self::Fixed(n) => *n,
+            Self::Uniform { min, max } => rng.random_range(*min..=*max),
+            Self::Weighted(sizes) => {
+                let total: u64 = sizes.iter().map(|(_, w)| u64::from(*w)).sum();
+                let mut pick = rng.random_range(0..total.max(1));
+                for (size, weight) in sizes {
+                    let weight = u64::from(*weight);
+                    if pick < weight {
+                        return *size;
+                    }
+                    pick -= weight;
+                }
+                self.max()
+            }
+        }
+    }
+}
+
+impl FromStr for EventSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let size = if let Some((min, max)) = s.split_once("..") {
+            Self::Uniform {
+                min: parse_bytes(min)?,
+                max: parse_bytes(max.trim_start_matches('=')).map_err(|e| e.to_string())?,
+            }
+        } else if s.contains(':') || s.contains(',') {
+            let sizes = s
+                .split(',')
+                .map(|pair| {
+                    let (size, weight) = pair
+                        .split_once(':')
+                        .ok_or_else(|| format!("{pair:?}: expected SIZE:WEIGHT"))?;
+                    let weight = weight
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("{pair:?}: the weight is not a whole number"))?;
+                    Ok((parse_bytes(size)?, weight))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Self::Weighted(sizes)
+        } else {
+            Self::Fixed(parse_bytes(s)?)
+        };
+        size.validate().map_err(|e| e.to_string())?;
+        Ok(size)
+    }
+}
+
+/// `1024`, `1KiB`, `64 KiB`, `1MiB`, `100B`.
+fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a size in bytes (1024, 1KiB, 1MiB)"))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        other => return Err(format!("{s:?}: unknown unit {other:?} (B, KiB, MiB)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+impl fmt::Display for EventSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(n) => write!(f, "{n}"),
+            Self::Uniform { min, max } => write!(f, "{min}..{max}"),
+            Self::Weighted(sizes) => {
+                for (i, (size, weight)) in sizes.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(f, "{sep}{size}:{weight}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Serialize for EventSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Fixed(n) => s.serialize_u64(*n as u64),
+            _ => s.collect_str(self),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EventSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match NumberOrText::deserialize(d)? {
+            NumberOrText::Int(n) => usize::try_from(n)
+                .map_err(|_| format!("event_bytes {n}: must be positive"))
+                .and_then(|n| {
+                    let size = Self::Fixed(n);
+                    size.validate().map_err(|e| e.to_string())?;
+                    Ok(size)
+                }),
+            NumberOrText::Float(n) => Err(format!("event_bytes {n}: expected whole bytes")),
+            NumberOrText::Text(s) => s.parse(),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The workload flags shared by `append` and `compare`: `--workload` picks a
+/// file or a built-in, and each other flag given overrides its field.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct WorkloadFlags {
+    /// A workload file (TOML) or a built-in workload's name
+    /// (`spate-bench workloads` lists them). Flags below override it.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub workload: Option<String>,
+    /// Sending threads, each pacing its share of the rate [default: 1].
+    #[arg(long)]
+    pub producers: Option<usize>,
+    /// Segments to spread the events over (one writer per producer and
+    /// segment) [default: 1].
+    #[arg(long)]
+    pub segments: Option<usize>,
+    /// Event size: 1024, 1KiB, MIN..MAX (uniform), or SIZE:WEIGHT,...
+    /// [default: 1024].
+    #[arg(long, value_name = "SIZE|MIN..MAX|SIZE:WEIGHT,...")]
+    pub event_bytes: Option<EventSize>,
+    /// Events per second over all producers, or `max` (`0` also means max):
+    /// as fast as acknowledged with up to --window in flight [default: 1000].
+    #[arg(long, value_name = "N|max")]
+    pub rate: Option<Rate>,
+    /// Measured seconds, after the warm-up [default: 10].
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Seconds run before measuring [default: 1].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Most events in flight: the load at --rate max [default: 4096].
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Spate only: write to this stream (SCOPE/NAME; created with --segments
+    /// fixed segments if absent) through the event writer.
+    #[arg(long, value_name = "SCOPE/NAME")]
+    pub stream: Option<String>,
+    /// With --stream: spread events over this many routing keys [default: 0,
+    /// unkeyed].
+    #[arg(long)]
+    pub keys: Option<u64>,
+}
+
+impl WorkloadFlags {
+    /// The workload these flags describe: the file or built-in (or the
+    /// defaults), with every flag given applied over it.
+    pub fn resolve(&self) -> anyhow::Result<Workload> {
+        let mut workload = match &self.workload {
+            Some(spec) => Workload::load(spec)?,
+            None => Workload::default(),
+        };
+        let mut reshaped = false;
+        if let Some(v) = self.producers {
+            workload.producers = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.segments {
+            workload.segments = v;
+            reshaped = true;
+        }
+        if let Some(v) = &self.event_bytes {
+            workload.event_bytes = v.clone();
+            reshaped = true;
+        }
+        if let Some(v) = self.rate {
+            workload.rate = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.window {
+            workload.window = v;
+            reshaped = true;
+        }
+        if let Some(v) = &self.stream {
+            workload.stream = Some(v.clone());
+            reshaped = true;
+        }
+        if let Some(v) = self.keys {
+            workload.keys = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.seconds {
+            workload.seconds = v;
+        }
+        if let Some(v) = self.warmup {
+            workload.warmup = v;
+        }
+        // A different shape is no longer the named workload; a different
+        // duration still is.
+        if reshaped && self.workload.is_some() {
+            workload.name.push('*');
+        }
+        workload.validate()?;
+        Ok(workload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_validates_and_keeps_its_name() {
+        for (name, text) in BUILTINS {
+            let workload = Workload::from_toml(text, "ignored")
+                .unwrap_or_else(|e| panic!("built-in {name}: {e:#}"));
+            assert_eq!(workload.name, *name);
+            assert!(!workload.description.is_empty(), "{name} says what it is");
+            assert!(
+                Workload::builtin(name).is_some_and(|w| w.is_ok()),
+                "{name} is found by name"
+            );
+        }
+        let omb = Workload::load("omb-1t-100p-1kb").expect("the OMB shape");
+        assert_eq!(omb.segments, 100);
+        assert_eq!(omb.event_bytes, EventSize::Fixed(1024));
+        assert_eq!(omb.rate, Rate::PerSecond(50_000.0));
+        let max = Workload::load("max-rate-100b").expect("the max-rate shape");
+        assert_eq!(max.rate, Rate::Max);
+        assert_eq!(max.event_bytes, EventSize::Fixed(100));
+    }
+
+    #[test]
+    fn a_workload_file_parses_every_field_and_defaults_the_rest() {
+        let text = r#"
+            producers = 3
+            segments = 12
+            event_bytes = "100..2000"
+            rate = 2500.5
+            seconds = 4
+        "#;
+        let workload = Workload::from_toml(text, "mine").expect("parses");
+        assert_eq!(
+            workload,
+            Workload {
+                name: "mine".into(),
+                producers: 3,
+                segments: 12,
+                event_bytes: EventSize::Uniform {
+                    min: 100,
+                    max: 2000
+                },
+                rate: Rate::PerSecond(2500.5),
+                seconds: 4.0,
+                ..Workload::default()
+            }
+        );
+        let weighted = Workload::from_toml(
+            "event_bytes = \"100:3, 1KiB:1\"\nrate = \"max\"\nwindow = 64",
+            "w",
+        )
+        .expect("parses");
+        assert_eq!(
+            weighted.event_bytes,
+            EventSize::Weighted(vec![(100, 3), (1024, 1)])
+        );
+        assert_eq!(weighted.rate, Rate::Max);
+        assert_eq!(weighted.window, 64);
+        assert_eq!(
+            Workload::from_toml("rate = 0", "z").expect("parses").rate,
+            Rate::Max
+        );
+    }
+
+    #[test]
+    fn bad_workload_files_say_what_is_wrong() {
+        for (text, expected) in [
+            ("producer = 2", "unknown field"),
+            ("segments = 0", "at least 1"),
+            ("event_bytes = \"2000..100\"", "min above max"),
+            ("event_bytes = \"100:0\"", "every weight is 0"),
+            ("event_bytes = 0", "at least 1 byte"),
+            ("event_bytes = \"1GiB\"", "unknown unit"),
+            ("rate = -5", "positive"),
+            ("rate = \"fast\"", "max"),
+            ("seconds = 0", "seconds"),
+        ] {
+            let error = Workload::from_toml(text, "bad").expect_err(text);
+            let message = format!("{error:#}");
+            assert!(message.contains(expected), "{text}: {message}");
+        }
+        let error = Workload::load("no-such-workload").expect_err("unknown name");
+        assert!(format!("{error}").contains("omb-1t-100p-1kb"), "{error}");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_mark_a_changed_shape() {
+        let flags = WorkloadFlags {
+            workload: Some("omb-1t-100p-1kb".into()),
+            seconds: Some(2.0),
+            warmup: Some(0.0),
+            ..WorkloadFlags::default()
+        };
+        let workload = flags.resolve().expect("resolves");
+        assert_eq!(workload.name, "omb-1t-100p-1kb", "duration keeps the name");
+        assert_eq!((workload.seconds, workload.warmup), (2.0, 0.0));
+        assert_eq!(workload.segments, 100, "the rest comes from the built-in");
+
+        let flags = WorkloadFlags {
+            workload: Some("omb-1t-100p-1kb".into()),
+            rate: Some("max".parse().expect("max")),
+            event_bytes: Some("1KiB..4KiB".parse().expect("range")),
+            segments: Some(3),
+            producers: Some(2),
+            window: Some(10),
+            ..WorkloadFlags::default()
+        };
+        let workload = flags.resolve().expect("resolves");
+        assert_eq!(workload.name, "omb-1t-100p-1kb*");
+        assert_eq!(workload.rate, Rate::Max);
+        assert_eq!(
+            workload.event_bytes,
+            EventSize::Uniform {
+                min: 1024,
+                max: 4096
+            }
+        );
+        assert_eq!((workload.segments, workload.producers), (3, 2));
+        assert_eq!(workload.window, 10);
+
+        let defaults = WorkloadFlags::default().resolve().expect("defaults");
+        assert_eq!(defaults, Workload::default());
+    }
+
+    #[test]
+    fn a_workload_file_on_disk_is_found_by_path() {
+        let path =
+            std::env::temp_dir().join(format!("spate-bench-spec-{}.toml", std::process::id()));
+        std::fs::write(&path, "segments = 7\nrate = 100\n").expect("write");
+        let workload = Workload::load(path.to_str().expect("utf-8 path"));
+        let _ = std::fs::remove_file(&path);
+        let workload = workload.expect("loads");
+        assert_eq!(workload.segments, 7);
+        assert!(
+            workload.name.starts_with("spate-bench-spec-"),
+            "{}",
+            workload.name
+        );
+    }
+
+    #[test]
+    fn sampled_sizes_stay_within_their_bounds_and_follow_the_weights() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let uniform: EventSize = "100..2000".parse().expect("uniform");
+        let mut seen = (usize::MAX, 0);
+        for _ in 0..100_000 {
+            let n = uniform.sample(&mut rng);
+            assert!((100..=2000).contains(&n), "{n}");
+            seen = (seen.0.min(n), seen.1.max(n));
+        }
+        assert_eq!(seen, (100, 2000), "both bounds are reachable");
+
+        let weighted: EventSize = "100:70,1KiB:25,64KiB:5".parse().expect("weighted");
+        let mut counts = [0u32; 3];
+        for _ in 0..100_000 {
+            match weighted.sample(&mut rng) {
+                100 => counts[0] += 1,
+                1024 => counts[1] += 1,
+                65536 => counts[2] += 1,
+                other => panic!("{other} is not a listed size"),
+            }
+        }
+        // Loose bounds: a seeded generator, far from any edge.
+        assert!((65_000..75_000).contains(&counts[0]), "{counts:?}");
+        assert!((20_000..30_000).contains(&counts[1]), "{counts:?}");
+        assert!((3_000..7_000).contains(&counts[2]), "{counts:?}");
+        assert_eq!(weighted.min(), 100);
+        assert_eq!(weighted.max(), 65536);
+
+        let zero_weight: EventSize = "10:0,20:1".parse().expect("one zero weight");
+        for _ in 0..1000 {
+            assert_eq!(zero_weight.sample(&mut rng), 20);
+        }
+        let fixed = EventSize::Fixed(512);
+        assert_eq!(fixed.sample(&mut rng), 512);
+        assert_eq!(fixed.mean(), 512.0);
+    }
+
+    #[test]
+    fn sizes_and_rates_print_as_they_parse() {
+        for text in ["1024", "100..2000", "100:70,1024:25,65536:5"] {
+            let size: EventSize = text.parse().expect(text);
+            assert_eq!(size.to_string(), text);
+        }
+        assert_eq!("2KiB".parse::<EventSize>(), Ok(EventSize::Fixed(2048)));
+        assert_eq!("50_000".parse::<Rate>(), Ok(Rate::PerSecond(50_000.0)));
+        assert_eq!("MAX".parse::<Rate>(), Ok(Rate::Max));
+        assert!("-1".parse::<Rate>().is_err());
+    }
+}
