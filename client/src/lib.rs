@@ -51,6 +51,7 @@ mod reader;
 mod retrier;
 mod stream;
 mod sync;
+mod synchronizer;
 mod topology;
 mod writer;
 
@@ -67,6 +68,9 @@ pub use stream::{
     EVENT_HEADER_BYTES, EventAck, EventFuture, EventSplitter, EventWriter, EventWriterOptions,
     Scaled, SplitEvent, StreamCreateOutcome, StreamEvent, StreamInfo, StreamName, StreamOutcome,
     frame_event, read_stream,
+};
+pub use synchronizer::{
+    MAX_CONFLICTS, MAX_RECORD_BYTES, StateSynchronizer, SyncState, sync_segment_name,
 };
 pub use topology::Topology;
 pub use writer::{

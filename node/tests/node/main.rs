@@ -5,6 +5,7 @@
 mod client;
 mod overload;
 mod overload_tools;
+mod readers;
 mod settings;
 mod streams;
 mod streams_keys;
