@@ -43,11 +43,13 @@
 #![warn(missing_docs)]
 
 mod client;
+mod codec;
 mod completion;
 mod conn;
 mod error;
 mod options;
 mod reader;
+mod reader_group;
 mod retrier;
 mod stream;
 mod sync;
@@ -63,6 +65,11 @@ pub use completion::Completion;
 pub use error::ClientError;
 pub use options::{ClientOptions, MIN_READ_WAIT_MS, ReaderOptions, RetryPolicy, WriterOptions};
 pub use reader::{ReadChunk, ReadFuture, ReadOutcome, SegmentReader};
+pub use reader_group::{
+    Checkpoint, Event, EventRead, EventReader, MAX_COMPLETED_CHECKPOINTS, MAX_GROUP_SEGMENTS,
+    MAX_GROUP_STREAMS, MAX_NAME_BYTES, MAX_PENDING_CHECKPOINTS, MAX_READERS, Position, ReaderGroup,
+    ReaderGroupConfig, SegmentDistribution, StreamBounds, reader_group_segment,
+};
 pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode};
 pub use stream::{
     EVENT_HEADER_BYTES, EventAck, EventFuture, EventSplitter, EventWriter, EventWriterOptions,
