@@ -3,12 +3,22 @@
 //! groups (fair shares and rebalancing, exactly-once across rebalances,
 //! scaling and restarts, checkpoints and their cuts).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use spate_client::{ClientError, InfoOutcome, StateSynchronizer, SyncState, sync_segment_name};
+use spate_client::{
+    ClientError, Event, EventRead, EventReader, EventWriter, EventWriterOptions, InfoOutcome,
+    ReaderGroup, ReaderGroupConfig, StateSynchronizer, StreamBounds, StreamName, SyncState,
+    sync_segment_name,
+};
+use spate_wire::stream::StreamConfig;
 
-use crate::streams::connect;
+use crate::streams::{connect, stream};
+use crate::streams_keys::scale_while_writing;
 use crate::support::Node;
+
+const KEYS: usize = 64;
 
 /// A counter: updates are increments.
 #[derive(Debug)]
@@ -89,4 +99,344 @@ fn two_clients_increment_a_synchronized_counter_without_losing_an_update() {
     late.update(|_| vec![5]).expect("updated");
     counter.fetch_updates().expect("fetched");
     assert_eq!(counter.state().0, 1005);
+}
+
+/// Writes events `from..to`, event `i` with key `i % KEYS` and payload
+/// `key:seq` (`seq` counts that key's events), and waits for every ack.
+fn write(writer: &EventWriter, from: usize, to: usize) {
+    let acks: Vec<_> = (from..to)
+        .map(|i| {
+            let key = i % KEYS;
+            let payload = format!("{key}:{}", i / KEYS);
+            writer.write_event(Some(&key.to_le_bytes()), payload.as_bytes())
+        })
+        .collect();
+    for ack in acks {
+        ack.wait().expect("durable");
+    }
+}
+
+fn config(name: &StreamName) -> ReaderGroupConfig {
+    ReaderGroupConfig {
+        refresh: Duration::from_millis(50),
+        ..ReaderGroupConfig::stream(name.clone())
+    }
+}
+
+/// What the readers returned, in the order the test got it.
+#[derive(Default)]
+struct Seen {
+    events: Vec<Event>,
+    /// Per reader name: how many events it had returned at each checkpoint.
+    markers: BTreeMap<String, Vec<(String, usize)>>,
+    /// Per reader name: the indexes in `events` of what it returned.
+    by_reader: BTreeMap<String, Vec<usize>>,
+}
+
+impl Seen {
+    /// One non-blocking round over the readers; true if any gave something.
+    fn round(&mut self, readers: &mut [EventReader]) -> bool {
+        let mut any = false;
+        for reader in readers.iter_mut() {
+            match reader.read_next_event(Duration::ZERO).expect("reads") {
+                Some(EventRead::Event(event)) => {
+                    let index = self.events.len();
+                    self.events.push(event);
+                    let name = reader.name().to_owned();
+                    self.by_reader.entry(name).or_default().push(index);
+                    any = true;
+                }
+                Some(EventRead::Checkpoint(name)) => {
+                    let count = self.events.len();
+                    let reader = reader.name().to_owned();
+                    self.markers.entry(reader).or_default().push((name, count));
+                    any = true;
+                }
+                None => {}
+            }
+        }
+        any
+    }
+
+    /// Reads (bounded by a minute) until `done` holds.
+    fn drive_until(
+        &mut self,
+        what: &str,
+        readers: &mut [EventReader],
+        mut done: impl FnMut(&Seen) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "gave up waiting until {what}");
+            if !self.round(readers) {
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    /// Reads until the group's owners hold `counts` segments (in any order)
+    /// with nothing unassigned.
+    fn drive_until_shares(
+        &mut self,
+        group: &ReaderGroup,
+        readers: &mut [EventReader],
+        counts: &[usize],
+    ) {
+        let mut want = counts.to_vec();
+        want.sort_unstable();
+        let mut rounds = 0u64;
+        self.drive_until(&format!("shares {want:?}"), readers, |_| {
+            rounds += 1;
+            if !rounds.is_multiple_of(10) {
+                return false;
+            }
+            let distribution = group.distribution().expect("distribution");
+            let mut have: Vec<usize> = distribution.readers.values().copied().collect();
+            have.sort_unstable();
+            have == want && distribution.unassigned == 0
+        });
+    }
+}
+
+/// Each key's events were returned exactly once, in the order written.
+fn assert_each_key_once_in_order<'a>(events: impl IntoIterator<Item = &'a Event>, total: usize) {
+    let mut by_key: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for event in events {
+        let text = std::str::from_utf8(&event.payload).expect("utf-8");
+        let (key, seq) = text.split_once(':').expect("key:seq");
+        by_key
+            .entry(key.parse().expect("key"))
+            .or_default()
+            .push(seq.parse().expect("seq"));
+    }
+    assert_eq!(by_key.len(), KEYS.min(total));
+    for (key, seqs) in &by_key {
+        let count = total / KEYS + usize::from(*key < total % KEYS);
+        let expected: Vec<usize> = (0..count).collect();
+        assert_eq!(seqs, &expected, "key {key}: out of order, twice or missing");
+    }
+}
+
+#[test]
+fn four_readers_share_eight_segments_and_rebalance_without_reading_twice() {
+    let node = Node::start("readers-rebalance", 2);
+    let client = connect(&node);
+    let name = stream(&client, "rg", "eight", StreamConfig::fixed(8));
+    let writer = EventWriter::open(&client, &name, EventWriterOptions::default()).expect("writer");
+    write(&writer, 0, 800);
+
+    let group = ReaderGroup::create(&client, "rg", "eight", config(&name)).expect("group");
+    let mut readers: Vec<EventReader> = ["r1", "r2", "r3", "r4"]
+        .iter()
+        .map(|r| group.reader(r).expect("joins"))
+        .collect();
+    let mut seen = Seen::default();
+    seen.drive_until_shares(&group, &mut readers, &[2, 2, 2, 2]);
+
+    // One leaves cleanly: the other three take over its two segments.
+    write(&writer, 800, 1600);
+    readers.pop().expect("r4").close().expect("left");
+    seen.drive_until_shares(&group, &mut readers, &[2, 3, 3]);
+
+    // One dies: declared offline at its last position, nothing is lost.
+    write(&writer, 1600, 2400);
+    let dead = readers.pop().expect("r3");
+    let position = dead.position();
+    drop(dead);
+    group
+        .reader_offline("r3", Some(&position))
+        .expect("offline");
+    seen.drive_until_shares(&group, &mut readers, &[4, 4]);
+
+    // Two join: the owners of four each give two up.
+    for name in ["r5", "r6"] {
+        readers.push(group.reader(name).expect("joins"));
+    }
+    seen.drive_until_shares(&group, &mut readers, &[2, 2, 2, 2]);
+    write(&writer, 2400, 3200);
+    seen.drive_until("every event is read", &mut readers, |seen| {
+        seen.events.len() >= 3200
+    });
+    // A little longer: nothing more (no event comes twice).
+    for _ in 0..50 {
+        seen.round(&mut readers);
+    }
+    assert_each_key_once_in_order(&seen.events, 3200);
+    for reader in readers {
+        reader.close().expect("left");
+    }
+}
+
+#[test]
+fn readers_keep_each_key_in_order_across_scaling_while_reading() {
+    let node = Node::start("readers-scale", 2);
+    let client = connect(&node);
+    let name = stream(&client, "rg", "scaled", StreamConfig::fixed(2));
+    let group = ReaderGroup::create(&client, "rg", "scaled", config(&name)).expect("group");
+    let mut readers: Vec<EventReader> = ["a", "b", "c"]
+        .iter()
+        .map(|r| group.reader(r).expect("joins"))
+        .collect();
+    let writing = {
+        let client = client.clone();
+        let name = name.clone();
+        thread::spawn(move || {
+            let writer =
+                EventWriter::open(&client, &name, EventWriterOptions::default()).expect("writer");
+            let scaler = {
+                let (client, name) = (client.clone(), name.clone());
+                thread::spawn(move || scale_while_writing(&client, &name))
+            };
+            let mut written = 0;
+            while !scaler.is_finished() {
+                write(&writer, written, written + 50);
+                written += 50;
+                thread::sleep(Duration::from_millis(5));
+            }
+            scaler.join().expect("scaled");
+            write(&writer, written, written + 500);
+            written + 500
+        })
+    };
+    let mut seen = Seen::default();
+    seen.drive_until("the writer is done", &mut readers, |_| {
+        writing.is_finished()
+    });
+    let total = writing.join().expect("written");
+    seen.drive_until("every event is read", &mut readers, |seen| {
+        seen.events.len() >= total
+    });
+    for _ in 0..50 {
+        seen.round(&mut readers);
+    }
+    assert_each_key_once_in_order(&seen.events, total);
+    // Every segment of every epoch was read by someone.
+    let info = client
+        .describe_stream(&name)
+        .wait()
+        .expect("call")
+        .found("scaled")
+        .expect("exists");
+    let read: BTreeSet<u64> = seen.events.iter().map(|e| e.segment).collect();
+    let all: BTreeSet<u64> = info.description.segments.iter().map(|s| s.number).collect();
+    assert_eq!(read, all);
+}
+
+#[test]
+fn checkpoints_give_cuts_that_restart_readers_and_groups_exactly() {
+    let node = Node::start("readers-checkpoint", 2);
+    let client = connect(&node);
+    let name = stream(&client, "rg", "cp", StreamConfig::fixed(4));
+    let writer = EventWriter::open(&client, &name, EventWriterOptions::default()).expect("writer");
+    write(&writer, 0, 1000);
+    let group = ReaderGroup::create(&client, "rg", "cp", config(&name)).expect("group");
+    let mut readers = vec![
+        group.reader("r1").expect("joins"),
+        group.reader("r2").expect("joins"),
+    ];
+    let mut seen = Seen::default();
+    seen.drive_until_shares(&group, &mut readers, &[2, 2]);
+    seen.drive_until("some events are read", &mut readers, |seen| {
+        seen.events.len() >= 200
+    });
+
+    group.initiate_checkpoint("c1").expect("initiated");
+    seen.drive_until("both readers pass c1", &mut readers, |seen| {
+        seen.markers.len() == 2
+    });
+    let checkpoint = group.checkpoint("c1").wait().expect("completed");
+    assert_eq!(checkpoint.cuts.len(), 1);
+    // What each reader returned before its own marker is before the cut.
+    let mut before = BTreeSet::new();
+    for (reader, marks) in &seen.markers {
+        let count = marks[0].1;
+        for &index in &seen.by_reader[reader] {
+            if index < count {
+                before.insert(seen.events[index].payload.clone());
+            }
+        }
+    }
+
+    // r2 reads on, then dies; declared offline without a position it goes
+    // back to its checkpoint, so what it read since is read again (by
+    // whoever takes its segments), as an application restored from the
+    // checkpoint expects.
+    write(&writer, 1000, 1500);
+    let r2_marker = seen.markers["r2"][0].1;
+    let target = seen.events.len() + 100;
+    seen.drive_until("some more events", &mut readers, |seen| {
+        seen.events.len() >= target
+    });
+    drop(readers.pop().expect("r2"));
+    group.reader_offline("r2", None).expect("offline");
+    let lost: BTreeSet<usize> = seen.by_reader["r2"]
+        .iter()
+        .copied()
+        .filter(|&index| index >= r2_marker)
+        .collect();
+    assert!(!lost.is_empty(), "r2 read nothing after its checkpoint");
+    readers.push(group.reader("r2").expect("rejoins"));
+    seen.drive_until("every event is read", &mut readers, |seen| {
+        seen.events.len() - lost.len() >= 1500
+    });
+    for _ in 0..50 {
+        seen.round(&mut readers);
+    }
+    let kept: Vec<&Event> = seen
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !lost.contains(index))
+        .map(|(_, event)| event)
+        .collect();
+    assert_each_key_once_in_order(kept.iter().copied(), 1500);
+
+    // The checkpoint's cut as the start of a new, bounded group reads
+    // exactly what was not before it.
+    let tail = client
+        .describe_stream(&name)
+        .wait()
+        .expect("call")
+        .found("cp")
+        .expect("exists")
+        .tail_cut();
+    let from_cut = ReaderGroupConfig {
+        streams: vec![StreamBounds {
+            stream: name.clone(),
+            start: Some(checkpoint.cuts[0].clone()),
+            end: Some(tail),
+        }],
+        refresh: Duration::from_millis(50),
+    };
+    let rest_group = ReaderGroup::create(&client, "rg", "rest", from_cut).expect("group");
+    let mut rest_readers = vec![rest_group.reader("only").expect("joins")];
+    let mut rest = Seen::default();
+    rest.drive_until("the bounded group finishes", &mut rest_readers, |_| {
+        rest_group.is_finished().expect("state")
+    });
+    let rest_payloads: BTreeSet<Vec<u8>> = rest.events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(
+        rest_payloads.len(),
+        rest.events.len(),
+        "an event came twice"
+    );
+    let all: BTreeSet<Vec<u8>> = kept.iter().map(|e| e.payload.clone()).collect();
+    let expected: BTreeSet<Vec<u8>> = all.difference(&before).cloned().collect();
+    assert_eq!(rest_payloads, expected);
+
+    // The first group reset to the checkpoint reads the same rest again.
+    group.reset_to_checkpoint(&checkpoint).expect("reset");
+    let mut again = Seen::default();
+    again.drive_until("the rest is read again", &mut readers, |seen| {
+        seen.events.len() >= expected.len()
+    });
+    for _ in 0..50 {
+        again.round(&mut readers);
+    }
+    let again_payloads: Vec<Vec<u8>> = again.events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(again_payloads.len(), expected.len(), "an event came twice");
+    assert_eq!(
+        again_payloads.into_iter().collect::<BTreeSet<_>>(),
+        expected
+    );
 }
