@@ -23,9 +23,16 @@ use record::Record;
 use crate::client::{Client, CreateOutcome, InfoOutcome, TruncateOutcome};
 use crate::error::{ClientError, check_name};
 use crate::options::random_u64;
-use crate::reader::{ReadOutcome, SegmentReader};
+use crate::reader::ReadOutcome;
 use crate::stream::{EVENT_HEADER_BYTES, EventSplitter};
 use crate::writer::{ConditionalOutcome, SegmentWriter};
+
+/// Most bytes one catch-up read asks for.
+const READ_BYTES: u32 = 1024 * 1024;
+/// How long one catch-up read waits for bytes the node has accepted but
+/// not made durable yet, and how many such waits in a row are tolerated.
+const READ_WAIT_MS: u32 = 1000;
+const MAX_EMPTY_READS: u32 = 30;
 
 /// Conflicts one `update` call rides out before it gives up (as a
 /// retryable error): each conflict means another process made progress,
@@ -73,7 +80,9 @@ pub struct StateSynchronizer<S: SyncState> {
     client: Client,
     segment: String,
     writer: SegmentWriter,
-    reader: SegmentReader,
+    /// Offset of the next byte to read (one-shot reads: the synchronizer
+    /// always knows how far the segment reaches, so it never long-polls).
+    read_at: u64,
     splitter: EventSplitter,
     state: S,
     /// Offset after the last record applied.
@@ -102,7 +111,7 @@ impl<S: SyncState> StateSynchronizer<S> {
             client: client.clone(),
             segment: segment.to_owned(),
             writer: client.segment_writer(segment, writer_id)?,
-            reader: client.segment_reader(segment, start)?,
+            read_at: start,
             splitter: EventSplitter::at(start),
             state: S::initial(),
             revision: start,
@@ -233,9 +242,24 @@ impl<S: SyncState> StateSynchronizer<S> {
     /// Reads and applies records until the revision reaches `target` (a
     /// record boundary the segment is known to hold).
     fn catch_up(&mut self, target: u64) -> Result<(), ClientError> {
+        let mut empty = 0;
         while self.revision < target {
-            match self.reader.read().wait()? {
+            let read = self
+                .client
+                .read_once(&self.segment, self.read_at, READ_BYTES, READ_WAIT_MS);
+            match read.wait()? {
+                ReadOutcome::Data(chunk) if chunk.data.is_empty() => {
+                    empty += 1;
+                    if empty >= MAX_EMPTY_READS {
+                        return Err(ClientError::retryable(format!(
+                            "{}: no bytes at offset {} after {MAX_EMPTY_READS} waits",
+                            self.segment, self.read_at
+                        )));
+                    }
+                }
                 ReadOutcome::Data(chunk) => {
+                    empty = 0;
+                    self.read_at = chunk.offset + chunk.data.len() as u64;
                     let events = self.splitter.push(&chunk.data, MAX_RECORD_BYTES + 1)?;
                     for event in events {
                         self.apply_record(&event.payload, event.offset)?;
@@ -246,7 +270,7 @@ impl<S: SyncState> StateSynchronizer<S> {
                 ReadOutcome::Truncated { start_offset } => {
                     // Compacted under us: the record at the new start is
                     // the snapshot that replaces all we had.
-                    self.reader.seek(start_offset);
+                    self.read_at = start_offset;
                     self.splitter = EventSplitter::at(start_offset);
                     self.revision = start_offset;
                     self.need_snapshot = true;
