@@ -346,6 +346,41 @@ mod tests {
     }
 
     #[test]
+    fn a_state_at_every_cap_fits_one_record() {
+        let mut state = GroupState::default();
+        let name = |i: usize| format!("{i:0>width$}", width = MAX_NAME_BYTES);
+        state.readers = (0..MAX_READERS).map(name).collect();
+        let all: Positions = (0..MAX_GROUP_SEGMENTS as u64)
+            .map(|n| (seg(n), u64::MAX))
+            .collect();
+        for (i, &segment) in all.keys().enumerate() {
+            let owned = Owned {
+                reader: name(i % MAX_READERS),
+                offset: u64::MAX,
+            };
+            state.assigned.insert(segment, owned);
+        }
+        for i in 0..MAX_PENDING_CHECKPOINTS {
+            state.pending.push(Pending {
+                name: name(i),
+                waiting: state.readers.clone(),
+                positions: all.clone(),
+            });
+        }
+        for i in 0..MAX_COMPLETED_CHECKPOINTS {
+            state.completed.push_back((name(i), all.clone()));
+        }
+        let mut bytes = Vec::new();
+        state.encode_snapshot(&mut bytes);
+        assert!(
+            bytes.len() <= crate::synchronizer::MAX_RECORD_BYTES,
+            "{}",
+            bytes.len()
+        );
+        assert_eq!(GroupState::decode_snapshot(&bytes).expect("decodes"), state);
+    }
+
+    #[test]
     fn updates_and_snapshots_round_trip() {
         let bounds = Bounds {
             streams: vec!["s/a".into(), "s/b".into()],

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use super::cursor::{Cursor, Step};
 use super::group::check_name;
 use super::rules;
-use super::state::{GroupState, MAX_READERS, Positions, SegmentId, Update};
+use super::state::{GroupState, MAX_GROUP_SEGMENTS, MAX_READERS, Positions, SegmentId, Update};
 use super::{Event, EventRead, Position};
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::stream::StreamName;
-use crate::synchronizer::StateSynchronizer;
+use crate::synchronizer::{MAX_RECORD_BYTES, StateSynchronizer, SyncState};
 
 /// History the group's segment may gather before a reader compacts it.
 const COMPACT_AFTER_BYTES: u64 = 256 * 1024;
@@ -232,11 +232,32 @@ impl EventReader {
             if !ours {
                 return Ok((Vec::new(), true));
             }
+            let successors = rules::successors(state, segment, &info);
+            if state.live_segments() + successors.len() > MAX_GROUP_SEGMENTS {
+                return Err(ClientError::invalid(format!(
+                    "segment {} opens {} successors; the group would track more than \
+                     {MAX_GROUP_SEGMENTS} segments",
+                    segment.number,
+                    successors.len()
+                )));
+            }
             let update = Update::Complete {
                 reader: name.clone(),
                 segment,
-                successors: rules::successors(state, segment, &info),
+                successors,
             };
+            // Wait sets are as large as scales make them: check that the
+            // state still fits one snapshot before it grows.
+            let mut after = state.clone();
+            after.apply(&update);
+            let mut snapshot = Vec::new();
+            after.encode_snapshot(&mut snapshot);
+            if snapshot.len() > MAX_RECORD_BYTES {
+                return Err(ClientError::invalid(format!(
+                    "completing segment {} would grow the group state past {MAX_RECORD_BYTES} bytes",
+                    segment.number
+                )));
+            }
             Ok((vec![update], true))
         })?;
         if done {

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// Readers online in one group at most.
 pub const MAX_READERS: usize = 64;
 /// Segments a group tracks at once at most (owned, unassigned and waiting
-/// for their predecessors together).
-pub const MAX_GROUP_SEGMENTS: usize = 4096;
+/// for their predecessors together). With the other caps it keeps a
+/// snapshot of the whole state under the synchronizer's record bound.
+pub const MAX_GROUP_SEGMENTS: usize = 1024;
 /// Streams one group reads at most.
 pub const MAX_GROUP_STREAMS: usize = 16;
 /// Checkpoints pending at once at most (Pravega's default is 3).
