@@ -9,7 +9,12 @@
 //!   order after a broken connection;
 //! - [`SegmentReader`]: in-order reads with prefetch and tail long-polling;
 //! - admin calls: create, seal, truncate, merge, delete, info, attributes,
-//!   writer state, ping.
+//!   writer state, ping;
+//! - streams: scope and stream calls, the [`EventWriter`] with routing keys;
+//! - [`StateSynchronizer`]: state shared through a segment, changed by
+//!   conditional appends and compacted by snapshots;
+//! - reader groups ([`ReaderGroup`], [`EventReader`]): readers sharing
+//!   streams without a coordinator, with checkpoints and bounded reads.
 //!
 //! **Runtime-agnostic.** Every call returns a [`Completion`] (or a
 //! [`ReadFuture`]): a plain `std::future::Future` that any executor can
