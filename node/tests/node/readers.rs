@@ -440,3 +440,52 @@ fn checkpoints_give_cuts_that_restart_readers_and_groups_exactly() {
         expected
     );
 }
+
+#[test]
+fn a_bounded_group_over_two_streams_reads_each_up_to_its_end_cut() {
+    let node = Node::start("readers-bounded", 2);
+    let client = connect(&node);
+    let mut bounds = Vec::new();
+    for (name, segments) in [("left", 2), ("right", 3)] {
+        let name = stream(&client, "rg", name, StreamConfig::fixed(segments));
+        let writer =
+            EventWriter::open(&client, &name, EventWriterOptions::default()).expect("writer");
+        write(&writer, 0, 640);
+        let end = client
+            .describe_stream(&name)
+            .wait()
+            .expect("call")
+            .found("bounded")
+            .expect("exists")
+            .tail_cut();
+        // Written after the end cut: never read.
+        write(&writer, 640, 700);
+        bounds.push(StreamBounds {
+            stream: name,
+            start: None,
+            end: Some(end),
+        });
+    }
+    let config = ReaderGroupConfig {
+        streams: bounds,
+        refresh: Duration::from_millis(50),
+    };
+    let group = ReaderGroup::create(&client, "rg", "bounded", config).expect("group");
+    let mut readers = vec![
+        group.reader("x").expect("joins"),
+        group.reader("y").expect("joins"),
+    ];
+    let mut seen = Seen::default();
+    seen.drive_until(
+        "both streams are read to their end cuts",
+        &mut readers,
+        |_| group.is_finished().expect("state"),
+    );
+    for _ in 0..20 {
+        seen.round(&mut readers);
+    }
+    for stream in ["left", "right"] {
+        let events = seen.events.iter().filter(|e| e.stream.stream == stream);
+        assert_each_key_once_in_order(events, 640);
+    }
+}
