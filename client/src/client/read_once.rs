@@ -1,8 +1,8 @@
 //! A single read, for callers that know the segment reaches the offset
 //! (the state synchronizer reads up to a length the node reported). A
 //! [`crate::SegmentReader`] would keep a request parked at the tail after
-//! that, holding room on the connection for as long as the node's wait,
-//! for no reader that wants it.
+//! that, holding an in-flight request slot and a node tail waiter for as
+//! long as the node's wait, for no reader that wants it.
 
 use spate_wire::{READ_DATA_OVERHEAD, Read, Reply, Request};
 
