@@ -22,6 +22,7 @@ pub(super) enum Step {
 }
 
 pub(super) struct Cursor {
+    segment: String,
     reader: SegmentReader,
     splitter: EventSplitter,
     /// Events fetched and split, not yet returned.
@@ -43,6 +44,7 @@ impl Cursor {
         end: Option<u64>,
     ) -> Result<Self, ClientError> {
         Ok(Cursor {
+            segment: segment.to_owned(),
             reader: client.segment_reader(segment, offset)?,
             splitter: EventSplitter::at(offset),
             queue: VecDeque::new(),
@@ -51,6 +53,13 @@ impl Cursor {
             at_end: false,
             max_event: client.topology().limits.max_frame_bytes as usize,
         })
+    }
+
+    /// A fresh cursor at this one's position, after a failure: a segment
+    /// reader keeps its error for good once its retries are spent, and
+    /// events fetched but not returned are simply fetched again.
+    pub fn reopen(&self, client: &Client) -> Result<Self, ClientError> {
+        Cursor::open(client, &self.segment, self.position, self.end)
     }
 
     /// The next event, `Finished`, or pending (the reader's request is on

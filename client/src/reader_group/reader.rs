@@ -195,7 +195,12 @@ impl EventReader {
                     self.complete(segment)?;
                     self.next_refresh = Instant::now();
                 }
-                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Ready(Err(error)) => {
+                    // The next call reads on from the same position.
+                    let fresh = cursor.reopen(&self.client)?;
+                    self.cursors.insert(segment, fresh);
+                    return Err(error);
+                }
             }
         }
         Ok(None)
