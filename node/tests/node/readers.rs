@@ -16,7 +16,7 @@ use spate_wire::stream::StreamConfig;
 
 use crate::streams::{connect, stream};
 use crate::streams_keys::scale_while_writing;
-use crate::support::Node;
+use crate::support::{Node, free_ports};
 
 const KEYS: usize = 64;
 
@@ -131,6 +131,9 @@ struct Seen {
     markers: BTreeMap<String, Vec<(String, usize)>>,
     /// Per reader name: the indexes in `events` of what it returned.
     by_reader: BTreeMap<String, Vec<usize>>,
+    /// Retryable errors are expected (the node is restarting) and counted.
+    retryable_errors: usize,
+    tolerate_retryable: bool,
 }
 
 impl Seen {
@@ -138,7 +141,14 @@ impl Seen {
     fn round(&mut self, readers: &mut [EventReader]) -> bool {
         let mut any = false;
         for reader in readers.iter_mut() {
-            match reader.read_next_event(Duration::ZERO).expect("reads") {
+            let read = match reader.read_next_event(Duration::ZERO) {
+                Err(error) if self.tolerate_retryable && error.is_retryable() => {
+                    self.retryable_errors += 1;
+                    continue;
+                }
+                read => read.expect("reads"),
+            };
+            match read {
                 Some(EventRead::Event(event)) => {
                     let index = self.events.len();
                     self.events.push(event);
@@ -488,4 +498,39 @@ fn a_bounded_group_over_two_streams_reads_each_up_to_its_end_cut() {
         let events = seen.events.iter().filter(|e| e.stream.stream == stream);
         assert_each_key_once_in_order(events, 640);
     }
+}
+
+#[test]
+fn a_group_survives_a_node_restart_and_reads_on_exactly_once() {
+    let listen = format!("127.0.0.1:{}", free_ports(2));
+    let node = Node::start_listening("readers-restart", 2, &listen);
+    let client = connect(&node);
+    let name = stream(&client, "rg", "restart", StreamConfig::fixed(4));
+    let writer = EventWriter::open(&client, &name, EventWriterOptions::default()).expect("writer");
+    write(&writer, 0, 400);
+    let group = ReaderGroup::create(&client, "rg", "restart", config(&name)).expect("group");
+    let mut readers = vec![
+        group.reader("r1").expect("joins"),
+        group.reader("r2").expect("joins"),
+    ];
+    let mut seen = Seen::default();
+    seen.drive_until_shares(&group, &mut readers, &[2, 2]);
+    seen.drive_until("some events are read", &mut readers, |seen| {
+        seen.events.len() >= 100
+    });
+
+    // The group's state is an ordinary durable segment: after a kill the
+    // readers reconnect and go on where they were.
+    let _node = node.kill_and_restart();
+    seen.tolerate_retryable = true;
+    write(&writer, 400, 800);
+    seen.drive_until("every event is read", &mut readers, |seen| {
+        seen.events.len() >= 800
+    });
+    for _ in 0..50 {
+        seen.round(&mut readers);
+    }
+    assert_each_key_once_in_order(&seen.events, 800);
+    let distribution = group.distribution().expect("distribution");
+    assert_eq!(distribution.readers.values().sum::<usize>(), 4);
 }
