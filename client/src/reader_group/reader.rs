@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+use std::thread::{Thread, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::cursor::{Cursor, Step};
@@ -43,6 +43,7 @@ pub struct EventReader {
     /// Where the next poll round starts, so no segment starves the others.
     turn: usize,
     waker: Waker,
+    waker_thread: ThreadId,
 }
 
 /// Wakes the thread blocked in `read_next_event`.
@@ -94,6 +95,7 @@ impl EventReader {
             next_refresh: Instant::now(),
             turn: 0,
             waker: Waker::from(Arc::new(ThreadWaker(std::thread::current()))),
+            waker_thread: std::thread::current().id(),
         };
         reader.follow_state()?;
         Ok(reader)
@@ -115,8 +117,13 @@ impl EventReader {
     /// The next event, a checkpoint marker, or `None` if nothing arrived
     /// within `timeout` (at the tail, or while the group rebalances).
     pub fn read_next_event(&mut self, timeout: Duration) -> Result<Option<EventRead>, ClientError> {
-        // The waker unparks the thread that reads now.
-        self.waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        // The waker unparks the thread that reads now (made anew only when
+        // the reader moved to another thread).
+        let current = std::thread::current();
+        if current.id() != self.waker_thread {
+            self.waker_thread = current.id();
+            self.waker = Waker::from(Arc::new(ThreadWaker(current)));
+        }
         let deadline = Instant::now() + timeout;
         loop {
             if Instant::now() >= self.next_refresh {
