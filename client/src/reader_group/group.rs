@@ -14,7 +14,7 @@ use super::state::{
     MAX_PENDING_CHECKPOINTS, Positions, SegmentId, Update,
 };
 use super::{Checkpoint, Position, ReaderGroupConfig, reader_group_segment};
-use crate::client::Client;
+use crate::client::{Client, DeleteOutcome};
 use crate::completion::{Completion, completion};
 use crate::error::ClientError;
 use crate::stream::{StreamInfo, StreamName};
@@ -199,6 +199,15 @@ impl ReaderGroup {
             unassigned: state.unassigned.len(),
             waiting: state.future.len(),
         })
+    }
+
+    /// Deletes the group's state segment. Readers still in the group fail
+    /// on their next refresh; create the group again to start over.
+    pub fn delete(self) -> Result<(), ClientError> {
+        let segment = lock(&self.inner.sync).segment().to_owned();
+        match self.inner.client.delete(&segment).wait()? {
+            DeleteOutcome::Deleted | DeleteOutcome::NoSuchSegment => Ok(()),
+        }
     }
 
     /// True once nothing is left to read: every segment reached its end

@@ -480,7 +480,7 @@ fn a_bounded_group_over_two_streams_reads_each_up_to_its_end_cut() {
         streams: bounds,
         refresh: Duration::from_millis(50),
     };
-    let group = ReaderGroup::create(&client, "rg", "bounded", config).expect("group");
+    let group = ReaderGroup::create(&client, "rg", "bounded", config.clone()).expect("group");
     let mut readers = vec![
         group.reader("x").expect("joins"),
         group.reader("y").expect("joins"),
@@ -498,6 +498,13 @@ fn a_bounded_group_over_two_streams_reads_each_up_to_its_end_cut() {
         let events = seen.events.iter().filter(|e| e.stream.stream == stream);
         assert_each_key_once_in_order(events, 640);
     }
+
+    // Deleted and made again, the group starts over with no readers.
+    group.delete().expect("deleted");
+    let again = ReaderGroup::create(&client, "rg", "bounded", config).expect("group");
+    let distribution = again.distribution().expect("distribution");
+    assert!(distribution.readers.is_empty());
+    assert!(!again.is_finished().expect("state"));
 }
 
 #[test]
