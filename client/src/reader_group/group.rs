@@ -6,18 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use spate_wire::stream::{StreamCut, validate_scope_name, validate_stream_name};
+use spate_wire::stream::{validate_scope_name, validate_stream_name};
 
+use super::cuts::{checkpoint_of, positions_of, resolve};
 use super::reader::EventReader;
-use super::state::{
-    Bounds, GroupState, MAX_GROUP_SEGMENTS, MAX_GROUP_STREAMS, MAX_NAME_BYTES,
-    MAX_PENDING_CHECKPOINTS, Positions, SegmentId, Update,
-};
+use super::state::{GroupState, MAX_PENDING_CHECKPOINTS, Update, check_name};
 use super::{Checkpoint, Position, ReaderGroupConfig, reader_group_segment};
 use crate::client::{Client, DeleteOutcome};
 use crate::completion::{Completion, completion};
 use crate::error::ClientError;
-use crate::stream::{StreamInfo, StreamName};
 use crate::sync::lock;
 use crate::synchronizer::StateSynchronizer;
 
@@ -254,137 +251,4 @@ impl GroupInner {
             std::thread::sleep(self.refresh.min(Duration::from_millis(200)));
         }
     }
-}
-
-/// Checks a reader or checkpoint name: non-empty, at most
-/// [`MAX_NAME_BYTES`].
-pub(super) fn check_name(what: &str, name: &str) -> Result<(), ClientError> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        return Err(ClientError::invalid(format!(
-            "a {what} name is 1 to {MAX_NAME_BYTES} bytes; {name:?} is not"
-        )));
-    }
-    Ok(())
-}
-
-/// The group's bounds and start positions from a configuration, from each
-/// stream's description.
-fn resolve(
-    client: &Client,
-    config: &ReaderGroupConfig,
-) -> Result<(Bounds, Positions), ClientError> {
-    if config.streams.is_empty() || config.streams.len() > MAX_GROUP_STREAMS {
-        return Err(ClientError::invalid(format!(
-            "a reader group reads 1 to {MAX_GROUP_STREAMS} streams"
-        )));
-    }
-    let mut bounds = Bounds::default();
-    let mut start = Positions::new();
-    for (index, stream) in config.streams.iter().enumerate() {
-        let index = index as u16;
-        let name = stream.stream.to_string();
-        if bounds.streams.contains(&name) {
-            return Err(ClientError::invalid(format!(
-                "{name} is in the group twice"
-            )));
-        }
-        let info = client
-            .describe_stream(&stream.stream)
-            .wait()?
-            .found(&name)?;
-        let first = match &stream.start {
-            Some(cut) => cut_positions(&stream.stream, cut)?,
-            None => head(&info),
-        };
-        start.extend(first.into_iter().map(|(n, o)| (seg(index, n), o)));
-        if let Some(cut) = &stream.end {
-            let ends = cut_positions(&stream.stream, cut)?;
-            bounds
-                .ends
-                .extend(ends.into_iter().map(|(n, o)| (seg(index, n), o)));
-        }
-        bounds.streams.push(name);
-        bounds.bounded.push(stream.end.is_some());
-    }
-    if start.len() > MAX_GROUP_SEGMENTS {
-        return Err(ClientError::invalid(format!(
-            "a reader group starts with at most {MAX_GROUP_SEGMENTS} segments"
-        )));
-    }
-    Ok((bounds, start))
-}
-
-fn seg(stream: u16, number: u64) -> SegmentId {
-    SegmentId { stream, number }
-}
-
-/// A stream's head: its truncation cut, or its first epoch's segments.
-fn head(info: &StreamInfo) -> BTreeMap<u64, u64> {
-    let description = &info.description;
-    if !description.truncation.is_empty() {
-        return description
-            .truncation
-            .iter()
-            .map(|p| (p.segment, p.offset))
-            .collect();
-    }
-    description
-        .epochs
-        .first()
-        .map(|epoch| {
-            epoch
-                .segments
-                .iter()
-                .map(|&n| (n, info.segment(n).map_or(0, |s| s.start_offset)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn cut_positions(stream: &StreamName, cut: &StreamCut) -> Result<BTreeMap<u64, u64>, ClientError> {
-    if cut.scope != stream.scope || cut.stream != stream.stream {
-        return Err(ClientError::invalid(format!(
-            "the cut {cut} is not of stream {stream}"
-        )));
-    }
-    Ok(cut.positions.clone())
-}
-
-/// Start positions from one cut per stream of `bounds`.
-fn positions_of(bounds: &Bounds, cuts: &[StreamCut]) -> Result<Positions, ClientError> {
-    let mut start = Positions::new();
-    for (index, name) in bounds.streams.iter().enumerate() {
-        let cut = cuts
-            .iter()
-            .find(|c| format!("{}/{}", c.scope, c.stream) == *name)
-            .ok_or_else(|| ClientError::invalid(format!("no cut for stream {name}")))?;
-        let index = index as u16;
-        start.extend(cut.positions.iter().map(|(&n, &o)| (seg(index, n), o)));
-    }
-    Ok(start)
-}
-
-/// A completed checkpoint's positions as one cut per stream.
-fn checkpoint_of(
-    name: &str,
-    bounds: &Bounds,
-    positions: &Positions,
-) -> Result<Checkpoint, ClientError> {
-    let mut cuts = Vec::with_capacity(bounds.streams.len());
-    for (index, stream) in bounds.streams.iter().enumerate() {
-        let parsed: StreamName = stream.parse()?;
-        cuts.push(StreamCut {
-            scope: parsed.scope,
-            stream: parsed.stream,
-            positions: positions
-                .iter()
-                .filter(|(s, _)| usize::from(s.stream) == index)
-                .map(|(s, &o)| (s.number, o))
-                .collect(),
-        });
-    }
-    Ok(Checkpoint {
-        name: name.to_owned(),
-        cuts,
-    })
 }

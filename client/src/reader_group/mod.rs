@@ -11,11 +11,13 @@
 //! manages the group (readers offline, checkpoints, resets).
 //!
 //! Layout: `state` (the state and its updates), `codec` (their bytes),
-//! `rules` (acquire, release, successors), `cursor` (one owned segment),
+//! `rules` (acquire, release, successors), `cuts` (stream cuts to and from
+//! group positions), `cursor` (one owned segment),
 //! `reader` ([`EventReader`]), `group` ([`ReaderGroup`]).
 
 mod codec;
 mod cursor;
+mod cuts;
 mod group;
 mod reader;
 mod rules;

@@ -12,9 +12,10 @@ use std::thread::{Thread, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::cursor::{Cursor, Step};
-use super::group::check_name;
 use super::rules;
-use super::state::{GroupState, MAX_GROUP_SEGMENTS, MAX_READERS, Positions, SegmentId, Update};
+use super::state::{
+    GroupState, MAX_GROUP_SEGMENTS, MAX_READERS, Positions, SegmentId, Update, check_name,
+};
 use super::{Event, EventRead, Position};
 use crate::client::Client;
 use crate::error::ClientError;

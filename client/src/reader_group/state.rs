@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::error::ClientError;
+
 /// Readers online in one group at most.
 pub const MAX_READERS: usize = 64;
 /// Segments a group tracks at once at most (owned, unassigned and waiting
@@ -20,6 +22,17 @@ pub const MAX_PENDING_CHECKPOINTS: usize = 4;
 pub const MAX_COMPLETED_CHECKPOINTS: usize = 8;
 /// Longest reader or checkpoint name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
+
+/// Checks a reader or checkpoint name: non-empty, at most
+/// [`MAX_NAME_BYTES`].
+pub fn check_name(what: &str, name: &str) -> Result<(), ClientError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(ClientError::invalid(format!(
+            "a {what} name is 1 to {MAX_NAME_BYTES} bytes; {name:?} is not"
+        )));
+    }
+    Ok(())
+}
 
 /// A segment of one of the group's streams: the stream's index in the
 /// group's list, and the segment's number in the stream.
