@@ -8,11 +8,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use spate_client::{
-    ClientError, Event, EventRead, EventReader, EventWriter, EventWriterOptions, InfoOutcome,
-    ReaderGroup, ReaderGroupConfig, StateSynchronizer, StreamBounds, StreamName, SyncState,
-    sync_segment_name,
+    Client, ClientError, Event, EventRead, EventReader, EventWriter, EventWriterOptions,
+    InfoOutcome, ReaderGroup, ReaderGroupConfig, StateSynchronizer, StreamBounds, StreamName,
+    SyncState, sync_segment_name,
 };
-use spate_wire::stream::StreamConfig;
+use spate_wire::stream::{StreamConfig, StreamCut};
 
 use crate::streams::{connect, stream};
 use crate::streams_keys::scale_while_writing;
@@ -168,6 +168,20 @@ impl Seen {
         any
     }
 
+    /// The payloads each reader returned before its first checkpoint marker.
+    fn before_first_markers(&self) -> BTreeSet<Vec<u8>> {
+        let mut before = BTreeSet::new();
+        for (reader, marks) in &self.markers {
+            let count = marks[0].1;
+            for &index in &self.by_reader[reader] {
+                if index < count {
+                    before.insert(self.events[index].payload.clone());
+                }
+            }
+        }
+        before
+    }
+
     /// Reads (bounded by a minute) until `done` holds.
     fn drive_until(
         &mut self,
@@ -309,6 +323,14 @@ fn readers_keep_each_key_in_order_across_scaling_while_reading() {
         })
     };
     let mut seen = Seen::default();
+    seen.drive_until("some events are read", &mut readers, |seen| {
+        seen.events.len() >= 300
+    });
+    // A checkpoint while the stream scales under the readers.
+    group.initiate_checkpoint("mid").expect("initiated");
+    seen.drive_until("every reader passes the checkpoint", &mut readers, |seen| {
+        seen.markers.len() == 3
+    });
     seen.drive_until("the writer is done", &mut readers, |_| {
         writing.is_finished()
     });
@@ -320,6 +342,30 @@ fn readers_keep_each_key_in_order_across_scaling_while_reading() {
         seen.round(&mut readers);
     }
     assert_each_key_once_in_order(&seen.events, total);
+
+    // Its cut, taken across epochs, starts a group that reads exactly the
+    // events after it, each key still in order.
+    let checkpoint = group.checkpoint("mid").wait().expect("completed");
+    let before = seen.before_first_markers();
+    let rest = read_from_cut_to_tail(&client, &name, "scaled-rest", &checkpoint.cuts[0]);
+    let mut last_seq: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for event in &rest.events {
+        let text = std::str::from_utf8(&event.payload).expect("utf-8");
+        let (key, seq) = text.split_once(':').expect("key:seq");
+        let seq: usize = seq.parse().expect("seq");
+        if let Some(last) = last_seq.insert(key.as_bytes().to_vec(), seq) {
+            assert!(last < seq, "key {key}: {seq} after {last}");
+        }
+    }
+    let rest_payloads: BTreeSet<Vec<u8>> = rest.events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(
+        rest_payloads.len(),
+        rest.events.len(),
+        "an event came twice"
+    );
+    let all: BTreeSet<Vec<u8>> = seen.events.iter().map(|e| e.payload.clone()).collect();
+    let expected: BTreeSet<Vec<u8>> = all.difference(&before).cloned().collect();
+    assert_eq!(rest_payloads, expected);
     // Every segment of every epoch was read by someone.
     let info = client
         .describe_stream(&name)
@@ -330,6 +376,41 @@ fn readers_keep_each_key_in_order_across_scaling_while_reading() {
     let read: BTreeSet<u64> = seen.events.iter().map(|e| e.segment).collect();
     let all: BTreeSet<u64> = info.description.segments.iter().map(|s| s.number).collect();
     assert_eq!(read, all);
+}
+
+/// Everything a new group `group` reads from `start` to the stream's tail
+/// now, with one reader.
+fn read_from_cut_to_tail(
+    client: &Client,
+    name: &StreamName,
+    group: &str,
+    start: &StreamCut,
+) -> Seen {
+    let tail = client
+        .describe_stream(name)
+        .wait()
+        .expect("call")
+        .found("tail")
+        .expect("exists")
+        .tail_cut();
+    let config = ReaderGroupConfig {
+        streams: vec![StreamBounds {
+            stream: name.clone(),
+            start: Some(start.clone()),
+            end: Some(tail),
+        }],
+        refresh: Duration::from_millis(50),
+    };
+    let group = ReaderGroup::create(client, "rg", group, config).expect("group");
+    let mut readers = vec![group.reader("only").expect("joins")];
+    let mut seen = Seen::default();
+    seen.drive_until("the bounded group finishes", &mut readers, |_| {
+        group.is_finished().expect("state")
+    });
+    for _ in 0..20 {
+        seen.round(&mut readers);
+    }
+    seen
 }
 
 #[test]
@@ -357,15 +438,7 @@ fn checkpoints_give_cuts_that_restart_readers_and_groups_exactly() {
     let checkpoint = group.checkpoint("c1").wait().expect("completed");
     assert_eq!(checkpoint.cuts.len(), 1);
     // What each reader returned before its own marker is before the cut.
-    let mut before = BTreeSet::new();
-    for (reader, marks) in &seen.markers {
-        let count = marks[0].1;
-        for &index in &seen.by_reader[reader] {
-            if index < count {
-                before.insert(seen.events[index].payload.clone());
-            }
-        }
-    }
+    let before = seen.before_first_markers();
 
     // r2 reads on, then dies; declared offline without a position it goes
     // back to its checkpoint, so what it read since is read again (by
@@ -403,27 +476,7 @@ fn checkpoints_give_cuts_that_restart_readers_and_groups_exactly() {
 
     // The checkpoint's cut as the start of a new, bounded group reads
     // exactly what was not before it.
-    let tail = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("cp")
-        .expect("exists")
-        .tail_cut();
-    let from_cut = ReaderGroupConfig {
-        streams: vec![StreamBounds {
-            stream: name.clone(),
-            start: Some(checkpoint.cuts[0].clone()),
-            end: Some(tail),
-        }],
-        refresh: Duration::from_millis(50),
-    };
-    let rest_group = ReaderGroup::create(&client, "rg", "rest", from_cut).expect("group");
-    let mut rest_readers = vec![rest_group.reader("only").expect("joins")];
-    let mut rest = Seen::default();
-    rest.drive_until("the bounded group finishes", &mut rest_readers, |_| {
-        rest_group.is_finished().expect("state")
-    });
+    let rest = read_from_cut_to_tail(&client, &name, "rest", &checkpoint.cuts[0]);
     let rest_payloads: BTreeSet<Vec<u8>> = rest.events.iter().map(|e| e.payload.clone()).collect();
     assert_eq!(
         rest_payloads.len(),
