@@ -198,6 +198,15 @@ impl ReaderGroup {
         })
     }
 
+    /// Writes a snapshot of the group state and truncates the updates
+    /// before it. Readers do this on their own once enough history has
+    /// gathered; a call is for operators and tests.
+    pub fn compact(&self) -> Result<(), ClientError> {
+        let mut sync = lock(&self.inner.sync);
+        sync.fetch_updates()?;
+        sync.compact()
+    }
+
     /// Deletes the group's state segment. Readers still in the group fail
     /// on their next refresh; create the group again to start over.
     pub fn delete(self) -> Result<(), ClientError> {

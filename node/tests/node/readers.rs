@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use spate_client::{
     Client, ClientError, Event, EventRead, EventReader, EventWriter, EventWriterOptions,
     InfoOutcome, ReaderGroup, ReaderGroupConfig, StateSynchronizer, StreamBounds, StreamName,
-    SyncState, sync_segment_name,
+    SyncState, reader_group_segment, sync_segment_name,
 };
 use spate_wire::stream::{StreamConfig, StreamCut};
 
@@ -257,6 +257,17 @@ fn four_readers_share_eight_segments_and_rebalance_without_reading_twice() {
     let mut seen = Seen::default();
     seen.drive_until_shares(&group, &mut readers, &[2, 2, 2, 2]);
 
+    // Compacted: readers behind the snapshot start over from it.
+    group.compact().expect("compacted");
+    let state = reader_group_segment("rg", "eight");
+    let InfoOutcome::Found(info) = client.info(&state).wait().expect("info") else {
+        panic!("the group's state segment is gone");
+    };
+    assert!(
+        info.start_offset > 0,
+        "the history before the snapshot is truncated"
+    );
+
     // One leaves cleanly: the other three take over its two segments.
     write(&writer, 800, 1600);
     readers.pop().expect("r4").close().expect("left");
@@ -272,7 +283,9 @@ fn four_readers_share_eight_segments_and_rebalance_without_reading_twice() {
         .expect("offline");
     seen.drive_until_shares(&group, &mut readers, &[4, 4]);
 
-    // Two join: the owners of four each give two up.
+    // Two join (their state starts at the snapshot): the owners of four
+    // each give two up.
+    group.compact().expect("compacted");
     for name in ["r5", "r6"] {
         readers.push(group.reader(name).expect("joins"));
     }
