@@ -9,7 +9,12 @@
 //!   order after a broken connection;
 //! - [`SegmentReader`]: in-order reads with prefetch and tail long-polling;
 //! - admin calls: create, seal, truncate, merge, delete, info, attributes,
-//!   writer state, ping.
+//!   writer state, ping;
+//! - streams: scope and stream calls, the [`EventWriter`] with routing keys;
+//! - [`StateSynchronizer`]: state shared through a segment, changed by
+//!   conditional appends and compacted by snapshots;
+//! - reader groups ([`ReaderGroup`], [`EventReader`]): readers sharing
+//!   streams without a coordinator, with checkpoints and bounded reads.
 //!
 //! **Runtime-agnostic.** Every call returns a [`Completion`] (or a
 //! [`ReadFuture`]): a plain `std::future::Future` that any executor can
@@ -43,14 +48,17 @@
 #![warn(missing_docs)]
 
 mod client;
+mod codec;
 mod completion;
 mod conn;
 mod error;
 mod options;
 mod reader;
+mod reader_group;
 mod retrier;
 mod stream;
 mod sync;
+mod synchronizer;
 mod topology;
 mod writer;
 
@@ -62,12 +70,20 @@ pub use completion::Completion;
 pub use error::ClientError;
 pub use options::{ClientOptions, MIN_READ_WAIT_MS, ReaderOptions, RetryPolicy, WriterOptions};
 pub use reader::{ReadChunk, ReadFuture, ReadOutcome, SegmentReader};
+pub use reader_group::{
+    Checkpoint, Event, EventRead, EventReader, MAX_COMPLETED_CHECKPOINTS, MAX_GROUP_SEGMENTS,
+    MAX_GROUP_STREAMS, MAX_NAME_BYTES, MAX_PENDING_CHECKPOINTS, MAX_READERS, Position, ReaderGroup,
+    ReaderGroupConfig, SegmentDistribution, StreamBounds, reader_group_segment,
+};
 pub use spate_wire::stream::{KeyRange, RetentionPolicy, ScalingPolicy, StreamConfig, StreamCut};
 pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode, StreamPhase};
 pub use stream::{
     EVENT_HEADER_BYTES, EventAck, EventFuture, EventSplitter, EventWriter, EventWriterOptions,
     Scaled, SplitEvent, StreamCreateOutcome, StreamEvent, StreamInfo, StreamName, StreamOutcome,
     frame_event, read_stream,
+};
+pub use synchronizer::{
+    MAX_CONFLICTS, MAX_RECORD_BYTES, StateSynchronizer, SyncState, sync_segment_name,
 };
 pub use topology::Topology;
 pub use writer::{

@@ -4,6 +4,7 @@
 
 mod admin;
 mod call;
+mod read_once;
 
 pub use admin::{
     AttributeOutcome, CreateOutcome, DeleteOutcome, InfoOutcome, MergeOutcome, SealOutcome,

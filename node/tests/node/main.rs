@@ -6,6 +6,7 @@ mod client;
 mod metrics;
 mod overload;
 mod overload_tools;
+mod readers;
 mod settings;
 mod streams;
 mod streams_journal;

@@ -104,7 +104,7 @@ type ScaleStep = fn(&spate_client::StreamInfo) -> (Vec<u64>, Vec<KeyRange>);
 
 /// Splits both first segments, then merges the two halves of the first:
 /// three epochs, while the writer writes.
-fn scale_while_writing(client: &Client, name: &StreamName) -> u32 {
+pub fn scale_while_writing(client: &Client, name: &StreamName) -> u32 {
     let mut epoch = 0;
     let plan: [ScaleStep; 3] = [
         |info| split(info, 0),
