@@ -211,7 +211,11 @@ pub async fn core_main(
     ))
     .detach();
     let accepting = Notify::default();
-    let controller = glommio::spawn_local(streams::background(ctx.clone(), accepting.clone()));
+    // Its own stop signal: a `Notify` wakes one waiter, and the accept loop
+    // waits on `accepting`.
+    let controller_stop = Notify::default();
+    let controller =
+        glommio::spawn_local(streams::background(ctx.clone(), controller_stop.clone()));
     let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
     let _ = events.send(CoreEvent::Ready {
         core,
@@ -219,6 +223,7 @@ pub async fn core_main(
     });
     let _ = stop.recv_async().await;
     accepting.signal();
+    controller_stop.signal();
     acceptor.await;
     drop(controller);
     drain(&state).await;

@@ -296,3 +296,28 @@ fn a_restart_in_the_middle_of_a_scale_completes_it() {
     assert_eq!(info.current_segments().len(), 3);
     assert_eq!(info.segments_at(0), vec![0, 1]);
 }
+
+/// A journal failure stops the whole node, controller jobs and all, with
+/// exit code 3. (By hand, once, a core hung here: the controller's jobs
+/// shared the accept loop's stop signal, which wakes one waiter. This test
+/// could not force that race; it checks the stop itself.)
+#[test]
+fn a_node_whose_journal_fails_exits_with_its_controller_running() {
+    let extra = Extra {
+        args: vec!["--scale-window-secs".into(), "1".into()],
+        env: vec![],
+    };
+    let mut node = Node::start_extra("streams-stop", 2, extra);
+    let client = connect(&node);
+    client.create_scope("tick").wait().expect("scope");
+    std::thread::sleep(Duration::from_millis(700));
+    // Take the journal away: the next write fails and the node stops.
+    std::fs::remove_dir_all(node.dir.join("journal")).expect("journal removed");
+    std::thread::spawn(move || {
+        let _ = client.create_scope("after").wait();
+    });
+    let status = node
+        .wait_for_exit(Duration::from_secs(60))
+        .expect("the node exited");
+    assert_eq!(status.code(), Some(3), "a journal failure: {status:?}");
+}
