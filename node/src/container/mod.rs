@@ -315,8 +315,23 @@ impl Container {
     /// checkpoint record follows them); `None` if some data has no journal
     /// location yet, in which case no checkpoint can be taken now.
     pub fn snapshot(&self) -> Option<Snapshot> {
+        self.snapshot_through(self.last_seq)
+    }
+
+    /// The state after the mutations numbered up to `through` (at least the
+    /// durable ones), as checkpoint metadata: a checkpoint record may then
+    /// go into the journal after those mutations' records and before the
+    /// later ones, which a busy journal has not taken yet. `None` if some of
+    /// the data it covers has no journal location yet.
+    pub fn snapshot_through(&self, through: MutationSeq) -> Option<Snapshot> {
+        assert!(
+            self.durable_seq <= through && through <= self.last_seq,
+            "snapshot through {through} outside [{}, {}]",
+            self.durable_seq,
+            self.last_seq
+        );
         let mut state = self.durable.clone();
-        for pending in &self.pending {
+        for pending in self.pending.iter().take_while(|p| p.seq <= through) {
             if let Mutation::Append {
                 segment,
                 source: None,
@@ -330,7 +345,7 @@ impl Container {
         }
         Some(Snapshot {
             container: self.id,
-            last_seq: self.last_seq,
+            last_seq: through,
             segments: state.snapshot_segments()?,
         })
     }

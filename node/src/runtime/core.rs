@@ -33,8 +33,8 @@ pub(super) const APPEND_RESERVE_FILES: usize = 2;
 pub type Ack = flume::Sender<Reply>;
 
 pub(super) struct Pending {
-    container: ContainerId,
-    seq: MutationSeq,
+    pub(super) container: ContainerId,
+    pub(super) seq: MutationSeq,
     reply: Reply,
     ack: Ack,
 }
@@ -366,8 +366,11 @@ impl<S: Storage> CoreState<S> {
             self.release_deferred(pending.container, pending.seq);
             let _ = pending.ack.send(pending.reply);
         }
-        self.feed_journal();
+        // A due checkpoint takes the room durability just freed before the
+        // queued mutations do, so a journal that is always busy still gets
+        // its checkpoints (and so its releases).
         self.checkpoint_step(durable);
+        self.feed_journal();
         self.failure.is_none()
     }
 

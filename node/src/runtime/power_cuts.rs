@@ -448,3 +448,70 @@ fn simulated_power_cuts_of_a_core_lose_no_acknowledged_data() {
         seeds.len()
     );
 }
+
+/// A core whose journal never catches up (more is always queued than it
+/// takes) still writes checkpoints, and so releases what deleted segments
+/// held. Checkpoints once waited for an empty queue; under a sustained full
+/// load it never emptied, nothing was released, and appends got
+/// `StorageFull` although nearly everything written had been deleted.
+#[test]
+fn a_journal_that_is_always_busy_still_checkpoints_and_releases() {
+    let roomy = ContainerLimits {
+        data_budget_bytes: 64 << 20,
+        ..limits()
+    };
+    let disk = SimDisk::new(1, Faults::default());
+    let (journal, recovered) = Journal::open(disk, journal_config()).expect("journal opens");
+    let containers = rebuild(&recovered, &owned(), &roomy).expect("containers");
+    let mut state = CoreState::new(0, containers, journal, Notify::default(), 64);
+    let mut refused = 0;
+    let mut waiting = Vec::new();
+    let payload = vec![7u8; 4000];
+    // 40 rounds of about 600 KB through 2 MiB of journal files: only
+    // releases make room.
+    for round in 0..40 {
+        let segment = format!("busy/{round}");
+        let container = container_of(&segment);
+        let mut requests = vec![Request::CreateSegment(CreateSegment {
+            segment: segment.clone(),
+        })];
+        requests.extend((0..150).map(|event| {
+            Request::Append(Append {
+                segment: segment.clone(),
+                writer_id: 1,
+                event_number: event,
+                payload: payload.clone(),
+            })
+        }));
+        requests.push(Request::Delete(Delete { segment }));
+        for request in requests {
+            match state.execute(container, request, 1_700_000_000_000) {
+                Started::Done(Reply::Error(e)) => {
+                    assert_eq!(
+                        e.status,
+                        spate_wire::StatusCode::StorageFull.code(),
+                        "{e:?}"
+                    );
+                    refused += 1;
+                }
+                Started::Done(_) => {}
+                Started::Durable(reply) => waiting.push(reply),
+            }
+        }
+        // One pass per round: the queue is never empty when it ends.
+        assert!(state.advance(), "the journal failed");
+    }
+    // Bounded: a journal that cannot release never becomes idle.
+    for _ in 0..100_000 {
+        if state.is_idle() {
+            break;
+        }
+        assert!(state.advance(), "the journal failed");
+    }
+    assert!(state.is_idle(), "the journal never took everything queued");
+    assert_eq!(refused, 0, "appends refused for a full journal");
+    for reply in waiting {
+        let reply = reply.try_recv().expect("acknowledged");
+        assert!(!matches!(reply, Reply::Error(_)), "{reply:?}");
+    }
+}
