@@ -186,37 +186,46 @@ fn read_group(
     };
     let group = ReaderGroup::create(client, &stream.scope, &group_name, config)
         .context("creating the reader group")?;
+    // Every reader joins before any reads, so the first does not take
+    // every segment and hand them back one refresh at a time.
+    let joined = (0..readers)
+        .map(|i| group.reader(&format!("reader-{i}")))
+        .collect::<Result<Vec<_>, _>>()
+        .context("joining the reader group");
     let total = Mutex::new(empty());
     let start = Instant::now();
-    let result = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..readers)
-            .map(|i| {
-                let (group, total) = (&group, &total);
-                scope.spawn(move || -> anyhow::Result<()> {
-                    let mut reader = group.reader(&format!("reader-{i}"))?;
-                    let mut part = empty();
-                    loop {
-                        let asked = Instant::now();
-                        match reader.read_next_event(Duration::from_millis(200))? {
-                            Some(EventRead::Event(event)) => {
-                                part.latency.record(asked.elapsed());
-                                part.events += 1;
-                                part.payload_bytes += event.payload.len() as u64;
+    let result = joined.and_then(|joined| {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = joined
+                .into_iter()
+                .map(|mut reader| {
+                    let (group, total) = (&group, &total);
+                    scope.spawn(move || -> anyhow::Result<()> {
+                        let mut part = empty();
+                        loop {
+                            let asked = Instant::now();
+                            match reader.read_next_event(Duration::from_millis(200))? {
+                                Some(EventRead::Event(event)) => {
+                                    part.latency.record(asked.elapsed());
+                                    part.seconds = start.elapsed().as_secs_f64();
+                                    part.events += 1;
+                                    part.payload_bytes += event.payload.len() as u64;
+                                }
+                                Some(EventRead::Checkpoint(_)) => {}
+                                None if group.is_finished()? => break,
+                                None => {}
                             }
-                            Some(EventRead::Checkpoint(_)) => {}
-                            None if group.is_finished()? => break,
-                            None => {}
                         }
-                    }
-                    reader.close()?;
-                    merge(total, part, start);
-                    Ok(())
+                        reader.close()?;
+                        merge(total, part);
+                        Ok(())
+                    })
                 })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a reader thread panicked")))
             })
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("a reader thread panicked")))
         })
     });
     if let Err(e) = group.delete() {
@@ -252,13 +261,14 @@ fn read_segments(client: &Client, info: &StreamInfo) -> anyhow::Result<Delivered
                             bail!("{name} ended at {offset} before {}", segment.length);
                         };
                         part.latency.record(asked.elapsed());
+                        part.seconds = start.elapsed().as_secs_f64();
                         offset = chunk.offset + chunk.data.len() as u64;
                         for event in splitter.push(&chunk.data, max_event)? {
                             part.events += 1;
                             part.payload_bytes += event.payload.len() as u64;
                         }
                     }
-                    merge(total, part, start);
+                    merge(total, part);
                     Ok(())
                 })
             })
@@ -280,11 +290,13 @@ fn empty() -> Delivered {
     }
 }
 
-/// Adds a reader's part; the run lasts until the last reader is done.
-fn merge(total: &Mutex<Delivered>, part: Delivered, start: Instant) {
+/// Adds a reader's part. The run lasts until the last event was delivered
+/// (not until a reader noticed there was nothing more: it waits 200 ms
+/// before it asks whether the group is finished).
+fn merge(total: &Mutex<Delivered>, part: Delivered) {
     let mut total = total.lock().expect("no reader panicked holding it");
     total.events += part.events;
     total.payload_bytes += part.payload_bytes;
     total.latency.add(&part.latency);
-    total.seconds = total.seconds.max(start.elapsed().as_secs_f64());
+    total.seconds = total.seconds.max(part.seconds);
 }
