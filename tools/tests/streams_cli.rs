@@ -199,7 +199,10 @@ fn readers_of_one_group_share_the_stream_and_the_group_remembers() {
     node.ok(&["stream", "create", "cli/shared", "--segments", "4"], b"");
     let lines: Vec<String> = (0..400).map(|i| format!("event {i:04}")).collect();
     let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    node.ok(&["write", "cli/shared", "--key-field", "1"], input.as_bytes());
+    node.ok(
+        &["write", "cli/shared", "--key-field", "1"],
+        input.as_bytes(),
+    );
 
     // Two processes of one group at once: between them every event once.
     let spawn = |reader: &str| {
@@ -220,13 +223,21 @@ fn readers_of_one_group_share_the_stream_and_the_group_remembers() {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        read.extend(String::from_utf8(output.stdout).expect("utf-8").lines().map(String::from));
+        read.extend(
+            String::from_utf8(output.stdout)
+                .expect("utf-8")
+                .lines()
+                .map(String::from),
+        );
     }
     read.sort();
     assert_eq!(read, lines, "every event exactly once across the group");
 
     // The group goes on where it stopped: only the new events.
-    node.ok(&["write", "cli/shared", "--key-field", "1"], b"later 1\nlater 2\n");
+    node.ok(
+        &["write", "cli/shared", "--key-field", "1"],
+        b"later 1\nlater 2\n",
+    );
     let more = node.ok(&["read", "cli/shared", "--group", "g"], b"");
     let mut more: Vec<&str> = std::str::from_utf8(&more).expect("utf-8").lines().collect();
     more.sort();

@@ -3,7 +3,9 @@
 //! start once all their predecessors have been read to their end, so order
 //! per key holds across scaling. Without `--follow` each segment is read to
 //! the length it had when its reading began; with it, reading goes on at
-//! the tail until the stream is sealed (or the reader is stopped).
+//! the tail until the stream is sealed (or the reader is stopped). With
+//! `--group` it reads as one reader of a reader group instead
+//! (`group_read.rs`).
 
 use std::collections::BTreeSet;
 use std::io::Write;
