@@ -248,7 +248,7 @@ impl Sender<'_> {
             let bytes = sizes.sample(&mut rng);
             let lane = self.lanes[k as usize % self.lanes.len()];
             let sent = Instant::now();
-            let ack = self.driver.send(lane, &payload[..bytes]);
+            let ack = self.driver.send_at(lane, &payload[..bytes], intended);
             self.live.sent.fetch_add(1, Ordering::Relaxed);
             let issued = Issued {
                 ack,

@@ -11,6 +11,7 @@ mod harness;
 mod html;
 mod pacing;
 mod progress;
+mod read;
 mod report;
 mod spec;
 mod stats;
@@ -51,6 +52,10 @@ enum Command {
     Append(append::AppendArgs),
     /// The same workload on several systems in turn, in one table.
     Compare(compare::CompareArgs),
+    /// Reads through a reader group: at the tail while writing at --rate
+    /// (latency from intended send to delivery, beside the ack latency), or
+    /// --from-start (catch-up MB/s against the floor's sequential read).
+    Read(read::ReadArgs),
     /// The built-in workloads (--show NAME prints one as TOML).
     Workloads(WorkloadsArgs),
 }
@@ -154,6 +159,7 @@ fn main() -> anyhow::Result<()> {
         Command::Journal(args) => journal(&args),
         Command::Append(args) => append::main(&args),
         Command::Compare(args) => compare::main(&args),
+        Command::Read(args) => read::main(&args),
         Command::Workloads(args) => workloads(&args),
         Command::Floor(args) => {
             let floor = measure_floor(&args)?;

@@ -47,6 +47,12 @@ impl Latencies {
         self.0.is_empty()
     }
 
+    /// Adds every sample of `other`.
+    pub fn add(&mut self, other: &Latencies) {
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.0.add(&other.0);
+    }
+
     /// Forgets every sample (keeps the buckets' memory).
     pub fn reset(&mut self) {
         self.0.reset();

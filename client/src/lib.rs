@@ -14,7 +14,9 @@
 //! - [`StateSynchronizer`]: state shared through a segment, changed by
 //!   conditional appends and compacted by snapshots;
 //! - reader groups ([`ReaderGroup`], [`EventReader`]): readers sharing
-//!   streams without a coordinator, with checkpoints and bounded reads.
+//!   streams without a coordinator, with checkpoints and bounded reads;
+//! - byte streams ([`ByteStreamWriter`], [`ByteStreamReader`]): raw bytes
+//!   on a stream of one fixed segment, with seek, truncate and seal.
 //!
 //! **Runtime-agnostic.** Every call returns a [`Completion`] (or a
 //! [`ReadFuture`]): a plain `std::future::Future` that any executor can
@@ -47,6 +49,7 @@
 
 #![warn(missing_docs)]
 
+mod byte_stream;
 mod client;
 mod codec;
 mod completion;
@@ -62,6 +65,7 @@ mod synchronizer;
 mod topology;
 mod writer;
 
+pub use byte_stream::{ByteStreamReader, ByteStreamWriter};
 pub use client::{
     AttributeOutcome, Client, CreateOutcome, DeleteOutcome, InfoOutcome, MergeOutcome, SealOutcome,
     SegmentInfo, TruncateOutcome, UpdateOutcome, WriterStateOutcome,

@@ -191,3 +191,59 @@ fn bad_input_says_what_is_wrong_and_exits_non_zero() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--node"));
 }
+
+#[test]
+fn readers_of_one_group_share_the_stream_and_the_group_remembers() {
+    let node = Node::start("group");
+    node.ok(&["scope", "create", "cli"], b"");
+    node.ok(&["stream", "create", "cli/shared", "--segments", "4"], b"");
+    let lines: Vec<String> = (0..400).map(|i| format!("event {i:04}")).collect();
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    node.ok(
+        &["write", "cli/shared", "--key-field", "1"],
+        input.as_bytes(),
+    );
+
+    // Two processes of one group at once: between them every event once.
+    let spawn = |reader: &str| {
+        Command::new(env!("CARGO_BIN_EXE_spate"))
+            .args(["read", "cli/shared", "--group", "g", "--reader", reader])
+            .env("SPATE_NODE", &node.addr)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spate runs")
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let mut read: Vec<String> = Vec::new();
+    for child in [a, b] {
+        let output = child.wait_with_output().expect("spate exits");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        read.extend(
+            String::from_utf8(output.stdout)
+                .expect("utf-8")
+                .lines()
+                .map(String::from),
+        );
+    }
+    read.sort();
+    assert_eq!(read, lines, "every event exactly once across the group");
+
+    // The group goes on where it stopped: only the new events.
+    node.ok(
+        &["write", "cli/shared", "--key-field", "1"],
+        b"later 1\nlater 2\n",
+    );
+    let more = node.ok(&["read", "cli/shared", "--group", "g"], b"");
+    let mut more: Vec<&str> = std::str::from_utf8(&more).expect("utf-8").lines().collect();
+    more.sort();
+    assert_eq!(more, ["later 1", "later 2"]);
+
+    let refused = node.spate(&["read", "cli/shared", "--reader", "a"], b"");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--group"));
+}

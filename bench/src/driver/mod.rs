@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -65,6 +65,14 @@ pub trait Driver: Send + Sync {
     /// the future of its acknowledgement. May block briefly under the
     /// client's own backpressure; the open loop charges that to the system.
     fn send(&self, lane: usize, payload: &[u8]) -> AckFuture;
+
+    /// `send`, told the event's intended send time (the open loop's
+    /// schedule). A driver that measures delivery (`spate-bench read`)
+    /// stamps it into the payload; the others ignore it.
+    fn send_at(&self, lane: usize, payload: &[u8], intended: Instant) -> AckFuture {
+        let _ = intended;
+        self.send(lane, payload)
+    }
 
     /// What an acknowledgement means on this system as it is configured.
     fn durability(&self) -> String;

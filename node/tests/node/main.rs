@@ -2,6 +2,7 @@
 //! operation, exactly-once appends, conditional appends, long-poll reads,
 //! restart after SIGKILL, routing across cores, and malformed input.
 
+mod byte_streams;
 mod client;
 mod metrics;
 mod overload;

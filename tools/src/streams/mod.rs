@@ -6,6 +6,7 @@
 mod admin;
 mod config;
 mod describe;
+mod group_read;
 mod read;
 mod write;
 

@@ -3,7 +3,9 @@
 //! start once all their predecessors have been read to their end, so order
 //! per key holds across scaling. Without `--follow` each segment is read to
 //! the length it had when its reading began; with it, reading goes on at
-//! the tail until the stream is sealed (or the reader is stopped).
+//! the tail until the stream is sealed (or the reader is stopped). With
+//! `--group` it reads as one reader of a reader group instead
+//! (`group_read.rs`).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -37,6 +39,20 @@ pub struct ReadArgs {
     /// Write each event as `len: u32 big-endian` + bytes instead of a line.
     #[arg(long)]
     length_prefixed: bool,
+    /// Read as one reader of this reader group (created if absent, from the
+    /// stream's start or --from, up to --to): processes reading with the
+    /// same group share the stream's segments, and the group remembers how
+    /// far it got.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// With --group: this reader's name in the group [default: host, pid and
+    /// time]. A name left online by a reader that died is taken over.
+    #[arg(long, value_name = "NAME")]
+    reader: Option<String>,
+    /// With --group and without --follow: stop after this many seconds
+    /// without an event.
+    #[arg(long, default_value_t = 2.0)]
+    idle_secs: f64,
 }
 
 enum Message {
@@ -62,6 +78,20 @@ pub fn run_read(node: &NodeArgs, args: ReadArgs) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(|c| parse_cut(c, &name))
         .transpose()?;
+    super::group_read::check(args.group.as_deref(), args.reader.as_deref())?;
+    if let Some(group) = args.group.as_deref() {
+        describe(&client, &name)?;
+        let how = super::group_read::GroupRead {
+            group,
+            reader: args.reader.as_deref(),
+            from,
+            to,
+            follow: args.follow,
+            idle: std::time::Duration::from_secs_f64(args.idle_secs.max(0.0)),
+            length_prefixed: args.length_prefixed,
+        };
+        return super::group_read::run(&client, &name, how);
+    }
     let info = describe(&client, &name)?;
     let (tx, rx) = mpsc::sync_channel::<Message>(1024);
     let mut walk = Walk {
@@ -108,7 +138,7 @@ pub fn run_read(node: &NodeArgs, args: ReadArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Healthy)
 }
 
-fn emit(out: &mut impl Write, event: &[u8], prefixed: bool) -> std::io::Result<()> {
+pub(super) fn emit(out: &mut impl Write, event: &[u8], prefixed: bool) -> std::io::Result<()> {
     if prefixed {
         out.write_all(&(event.len() as u32).to_be_bytes())?;
         out.write_all(event)
