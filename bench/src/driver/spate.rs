@@ -46,14 +46,19 @@ impl SpateDriver {
     }
 }
 
+/// One client (so one set of connections) per producer.
+pub fn connect_producers(setup: &Setup<'_>) -> anyhow::Result<Vec<Client>> {
+    (0..setup.producers)
+        .map(|_| {
+            Client::connect(setup.target, ClientOptions::default())
+                .with_context(|| format!("connecting to the Spate node at {}", setup.target))
+        })
+        .collect()
+}
+
 impl Driver for SpateDriver {
     fn connect(setup: &Setup<'_>) -> anyhow::Result<Self> {
-        let clients = (0..setup.producers)
-            .map(|_| {
-                Client::connect(setup.target, ClientOptions::default())
-                    .with_context(|| format!("connecting to the Spate node at {}", setup.target))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let clients = connect_producers(setup)?;
         let admin = clients[0].clone();
         let segments: Vec<String> = (0..setup.segments)
             .map(|i| format!("bench/append-{}/{i}", setup.run_id))

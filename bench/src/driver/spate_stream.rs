@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 use spate_client::{
-    Client, ClientOptions, EventWriter, EventWriterOptions, StreamConfig, StreamCreateOutcome,
-    StreamName,
+    Client, EventWriter, EventWriterOptions, StreamConfig, StreamCreateOutcome, StreamName,
 };
 
 use super::{AckFuture, Driver, Setup};
@@ -31,12 +30,7 @@ impl StreamDriver {
         let name: StreamName = stream
             .parse()
             .map_err(|e: spate_client::ClientError| anyhow::anyhow!("--stream: {}", e.reason()))?;
-        let clients = (0..setup.producers)
-            .map(|_| {
-                Client::connect(setup.target, ClientOptions::default())
-                    .with_context(|| format!("connecting to the Spate node at {}", setup.target))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let clients = super::spate::connect_producers(setup)?;
         let admin = clients[0].clone();
         admin
             .create_scope(&name.scope)

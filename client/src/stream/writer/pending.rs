@@ -135,12 +135,7 @@ pub(super) fn poll_locked(
     }
     drop(state);
     shared.changed.notify_all();
-    for (completer, result) in done {
-        completer.complete(result);
-    }
-    for (completer, result) in flushes {
-        completer.complete(result);
-    }
+    complete(done, flushes);
     if refresh {
         super::refresh::start(Arc::clone(shared));
     }
@@ -148,11 +143,7 @@ pub(super) fn poll_locked(
 
 /// The writer gives up: every unresolved event fails. The caller then
 /// clears `draining` (`State::set_draining`), which also blocks new writes.
-pub(super) fn fail_all(
-    state: &mut State,
-    error: ClientError,
-    done: &mut Vec<(Completer<EventAck>, Result<EventAck, ClientError>)>,
-) {
+pub(super) fn fail_all(state: &mut State, error: ClientError, done: &mut Resolved) {
     if state.failed.is_none() {
         state.failed = Some(error.clone());
     }
@@ -177,4 +168,17 @@ pub(super) fn resolved_flushes(state: &mut State) -> Vec<(Completer<()>, Result<
         }
     }
     resolved
+}
+
+/// Events and flushes resolved under the state's lock, completed after it
+/// is released (a completion may wake code that takes it again).
+pub(super) type Resolved = Vec<(Completer<EventAck>, Result<EventAck, ClientError>)>;
+
+pub(super) fn complete(done: Resolved, flushes: Vec<(Completer<()>, Result<(), ClientError>)>) {
+    for (completer, result) in done {
+        completer.complete(result);
+    }
+    for (completer, result) in flushes {
+        completer.complete(result);
+    }
 }

@@ -10,7 +10,7 @@ use spate_wire::StreamPhase;
 
 use super::super::StreamName;
 use super::super::description::StreamInfo;
-use super::pending::{fail_all, resolved_flushes};
+use super::pending::{complete, fail_all, resolved_flushes};
 use super::{Route, Sender, Shared};
 use crate::client::Client;
 use crate::error::ClientError;
@@ -134,10 +134,5 @@ fn give_up(shared: &Arc<Shared>, error: ClientError) {
     let flushes = resolved_flushes(&mut state);
     drop(state);
     shared.changed.notify_all();
-    for (completer, result) in done {
-        completer.complete(result);
-    }
-    for (completer, result) in flushes {
-        completer.complete(result);
-    }
+    complete(done, flushes);
 }

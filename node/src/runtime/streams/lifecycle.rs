@@ -100,21 +100,34 @@ async fn change(
     decide: impl FnOnce(&StreamState) -> Result<StreamEvent, StreamError>,
     reply: impl FnOnce(&StreamState) -> Reply,
 ) -> Result<Reply, StepError> {
+    if let Some(answer) = run_workflow(ctx, slot, decide).await? {
+        return Ok(answer);
+    }
+    Ok(slot
+        .with_state(reply)
+        .unwrap_or_else(|| no_such_stream(slot)))
+}
+
+/// Loads the stream, records `decide`'s event and runs its workflow to the
+/// end. `Some(reply)` if it stopped early: no such stream, or refused.
+async fn run_workflow(
+    ctx: &CoreContext,
+    slot: &StreamSlot,
+    decide: impl FnOnce(&StreamState) -> Result<StreamEvent, StreamError>,
+) -> Result<Option<Reply>, StepError> {
     if ready(ctx, slot).await?.is_none() {
-        return Ok(no_such_stream(slot));
+        return Ok(Some(no_such_stream(slot)));
     }
     let decided = slot
         .with_state(decide)
         .ok_or_else(|| StepError::Corrupt("the stream vanished under its lock".into()))?;
     let event = match decided {
         Ok(event) => event,
-        Err(error) => return Ok(refused(error)),
+        Err(error) => return Ok(Some(refused(error))),
     };
     slot.append(ctx, event).await?;
     finish(ctx, slot).await?;
-    Ok(slot
-        .with_state(reply)
-        .unwrap_or_else(|| no_such_stream(slot)))
+    Ok(None)
 }
 
 pub async fn update(
@@ -220,17 +233,7 @@ pub async fn seal(ctx: &CoreContext, slot: &StreamSlot) -> Result<Reply, StepErr
 }
 
 pub async fn delete(ctx: &CoreContext, slot: &StreamSlot) -> Result<Reply, StepError> {
-    if ready(ctx, slot).await?.is_none() {
-        return Ok(no_such_stream(slot));
-    }
-    let decided = slot
-        .with_state(StreamState::delete_event)
-        .ok_or_else(|| StepError::Corrupt("the stream vanished under its lock".into()))?;
-    let event = match decided {
-        Ok(event) => event,
-        Err(error) => return Ok(refused(error)),
-    };
-    slot.append(ctx, event).await?;
-    finish(ctx, slot).await?;
-    Ok(Reply::StreamDeleted(StreamDeleted {}))
+    // Nothing is left to describe afterwards: the answer is fixed.
+    let stopped = run_workflow(ctx, slot, StreamState::delete_event).await?;
+    Ok(stopped.unwrap_or(Reply::StreamDeleted(StreamDeleted {})))
 }
