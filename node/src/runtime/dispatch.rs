@@ -40,6 +40,15 @@ impl CoreContext {
     /// routing segment (the stream's log for a stream request).
     pub async fn serve(&self, request: Request) -> Reply {
         if !request.is_stream_request() {
+            if let Some(segment) = request.segment()
+                && spate_wire::is_controller_segment(segment)
+            {
+                let message = format!(
+                    "segment {segment} is the controller's metadata; use the scope and stream \
+                     requests"
+                );
+                return error(StatusCode::InvalidSegmentName, &message);
+            }
             return self.serve_segment(request).await;
         }
         let Some(route) = request.routing_segment() else {

@@ -321,3 +321,31 @@ fn a_node_whose_journal_fails_exits_with_its_controller_running() {
         .expect("the node exited");
     assert_eq!(status.code(), Some(3), "a journal failure: {status:?}");
 }
+
+/// The controller's metadata segments change only through stream requests:
+/// a client cannot write, seal or delete them directly.
+#[test]
+fn clients_cannot_touch_the_controllers_metadata_segments() {
+    let node = Node::start("streams-reserved", 2);
+    let client = connect(&node);
+    stream(&client, "guard", "s", StreamConfig::fixed(1));
+    for segment in [
+        "_system/scopes",
+        "_system/scope/guard",
+        "_system/streams/guard/s",
+    ] {
+        let refused = client.delete(segment).wait().expect_err("reserved");
+        assert_eq!(
+            refused.status(),
+            Some(StatusCode::InvalidSegmentName),
+            "{segment}"
+        );
+    }
+    let info = client
+        .describe_stream(&StreamName::new("guard", "s").expect("valid"))
+        .wait()
+        .expect("call")
+        .found("s")
+        .expect("still there");
+    assert_eq!(info.phase(), StreamPhase::Active);
+}

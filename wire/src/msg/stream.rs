@@ -21,6 +21,16 @@ pub fn scope_index_segment(scope: &str) -> String {
     format!("_system/scope/{scope}")
 }
 
+/// Whether `segment` holds the controller's metadata (the scope registry,
+/// scope indexes, stream logs). Clients may not address these directly:
+/// the node changes them only through its scope and stream requests.
+/// (Other `_system/` segments, such as reader groups' state, are clients'.)
+pub fn is_controller_segment(segment: &str) -> bool {
+    segment == SCOPE_REGISTRY_SEGMENT
+        || segment.starts_with("_system/scope/")
+        || segment.starts_with("_system/streams/")
+}
+
 /// The segment holding the metadata log of `scope/stream`.
 pub fn stream_log_segment(scope: &str, stream: &str) -> String {
     format!("_system/streams/{scope}/{stream}")
