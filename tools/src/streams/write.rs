@@ -44,10 +44,22 @@ pub fn run_write(node: &NodeArgs, args: WriteArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("opening a writer on {name}"))?;
     let mut acks = std::collections::VecDeque::new();
     let mut written = 0u64;
+    // A live count for bulk writes; indicatif draws nothing when stderr is
+    // not a terminal.
+    let progress = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {human_pos} events written to {prefix} ({per_sec}, {elapsed})",
+    ) {
+        progress.set_style(style);
+    }
+    progress.set_prefix(name.to_string());
     let mut send = |event: Vec<u8>, index: u64| -> anyhow::Result<()> {
         let key = routing_key(&args, &event, index)?;
         acks.push_back(writer.write_event(key.as_deref(), &event));
         written += 1;
+        if written.is_multiple_of(1024) {
+            progress.set_position(written);
+        }
         while acks.len() > IN_FLIGHT {
             wait(acks.pop_front())?;
         }
@@ -63,6 +75,7 @@ pub fn run_write(node: &NodeArgs, args: WriteArgs) -> anyhow::Result<Outcome> {
         wait(Some(ack))?;
     }
     writer.close().context("flushing the writer")?;
+    progress.finish_and_clear();
     eprintln!("wrote {written} events to {name}");
     Ok(Outcome::Healthy)
 }
