@@ -510,7 +510,7 @@ fn meter_request(
         Request::Merge(r) => return loads.forget(&r.source),
         _ => return,
     };
-    if container.has_segment(segment) {
-        loads.record(segment, events as u64, bytes as u64, now_ms);
-    }
+    loads.record(segment, events as u64, bytes as u64, now_ms, || {
+        container.has_segment(segment)
+    });
 }

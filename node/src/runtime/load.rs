@@ -37,14 +37,25 @@ impl SegmentLoads {
     }
 
     /// Counts an append of `events` events and `bytes` bytes at `now_ms`.
-    pub fn record(&mut self, segment: &str, events: u64, bytes: u64, now_ms: u64) {
+    /// A segment without a meter gets one only if `exists` says so, so
+    /// appends to missing segments leave nothing behind; asked only then,
+    /// so a metered segment's append costs one lookup.
+    pub fn record(
+        &mut self,
+        segment: &str,
+        events: u64,
+        bytes: u64,
+        now_ms: u64,
+        exists: impl FnOnce() -> bool,
+    ) {
         let window_s = self.window_ms as f64 / 1000.0;
         let meter = match self.meters.get_mut(segment) {
             Some(meter) => meter,
-            None => self.meters.entry(segment.to_owned()).or_insert(Meter {
+            None if exists() => self.meters.entry(segment.to_owned()).or_insert(Meter {
                 at_ms: now_ms,
                 ..Meter::default()
             }),
+            None => return,
         };
         *meter = decayed(*meter, now_ms, self.window_ms);
         meter.events_per_s += events as f64 / window_s;
@@ -84,7 +95,7 @@ mod tests {
         let mut loads = SegmentLoads::new(1_000);
         // 100 events of 10 bytes per second, in 10 ms steps, for 10 windows.
         for step in 0..1_000 {
-            loads.record("s/t/0", 1, 10, step * 10);
+            loads.record("s/t/0", 1, 10, step * 10, || true);
         }
         let (events, bytes) = loads.rates("s/t/0", 10_000);
         assert!((events - 100.0).abs() < 5.0, "{events}");
@@ -94,7 +105,9 @@ mod tests {
     #[test]
     fn an_idle_segment_cools_down_and_a_forgotten_one_is_zero() {
         let mut loads = SegmentLoads::new(1_000);
-        loads.record("a", 1_000, 1_000, 0);
+        loads.record("a", 1_000, 1_000, 0, || true);
+        loads.record("missing", 1, 1, 0, || false);
+        assert_eq!(loads.rates("missing", 0), (0.0, 0.0));
         let (hot, _) = loads.rates("a", 0);
         let (cool, _) = loads.rates("a", 5_000);
         assert!(cool < hot / 100.0, "{hot} then {cool}");
