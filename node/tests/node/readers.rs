@@ -14,7 +14,7 @@ use spate_client::{
 };
 use spate_wire::stream::{StreamConfig, StreamCut};
 
-use crate::streams::{connect, stream};
+use crate::streams::{connect, describe, stream};
 use crate::streams_keys::scale_while_writing;
 use crate::support::{Node, free_ports};
 
@@ -380,12 +380,7 @@ fn readers_keep_each_key_in_order_across_scaling_while_reading() {
     let expected: BTreeSet<Vec<u8>> = all.difference(&before).cloned().collect();
     assert_eq!(rest_payloads, expected);
     // Every segment of every epoch was read by someone.
-    let info = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("scaled")
-        .expect("exists");
+    let info = describe(&client, &name);
     let read: BTreeSet<u64> = seen.events.iter().map(|e| e.segment).collect();
     let all: BTreeSet<u64> = info.description.segments.iter().map(|s| s.number).collect();
     assert_eq!(read, all);
@@ -527,13 +522,7 @@ fn a_bounded_group_over_two_streams_reads_each_up_to_its_end_cut() {
         let writer =
             EventWriter::open(&client, &name, EventWriterOptions::default()).expect("writer");
         write(&writer, 0, 640);
-        let end = client
-            .describe_stream(&name)
-            .wait()
-            .expect("call")
-            .found("bounded")
-            .expect("exists")
-            .tail_cut();
+        let end = describe(&client, &name).tail_cut();
         // Written after the end cut: never read.
         write(&writer, 640, 700);
         bounds.push(StreamBounds {

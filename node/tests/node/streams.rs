@@ -27,6 +27,16 @@ pub fn stream(client: &Client, scope: &str, name: &str, config: StreamConfig) ->
     name
 }
 
+/// The stream's description; it must exist.
+pub fn describe(client: &Client, name: &StreamName) -> spate_client::StreamInfo {
+    client
+        .describe_stream(name)
+        .wait()
+        .expect("call")
+        .found(&name.to_string())
+        .expect("the stream exists")
+}
+
 /// Waits (bounded) until `check` holds.
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -76,12 +86,7 @@ fn scopes_and_streams_through_their_life() {
         StreamOutcome::Done(vec!["orders".to_string()])
     );
 
-    let info = client
-        .describe_stream(&orders)
-        .wait()
-        .expect("call")
-        .found("orders")
-        .expect("exists");
+    let info = describe(&client, &orders);
     assert_eq!(info.phase(), StreamPhase::Active);
     let current = info.current_segments();
     assert_eq!(current.len(), 4);
@@ -103,12 +108,7 @@ fn scopes_and_streams_through_their_life() {
         .expect("update")
         .found("orders")
         .expect("exists");
-    let info = client
-        .describe_stream(&orders)
-        .wait()
-        .expect("call")
-        .found("orders")
-        .expect("exists");
+    let info = describe(&client, &orders);
     assert_eq!(info.description.config, StreamConfig::fixed(8));
 
     client
@@ -184,12 +184,7 @@ fn a_stream_cut_truncates_and_round_trips() {
     for ack in acks {
         ack.wait().expect("durable");
     }
-    let info = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("cut")
-        .expect("exists");
+    let info = describe(&client, &name);
     let cut = info.tail_cut();
     let text = cut.to_string();
     assert_eq!(text.parse::<StreamCut>().expect("parses"), cut);
@@ -199,12 +194,7 @@ fn a_stream_cut_truncates_and_round_trips() {
         .expect("truncate")
         .found("cut")
         .expect("exists");
-    let info = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("cut")
-        .expect("exists");
+    let info = describe(&client, &name);
     for segment in info.current_segments() {
         assert_eq!(segment.start_offset, cut.positions[&segment.number]);
     }
@@ -247,12 +237,7 @@ fn a_restart_in_the_middle_of_a_scale_completes_it() {
     let node = Node::start_extra("streams-crash", 2, crash);
     let client = connect(&node);
     let name = stream(&client, "crash", "scaled", StreamConfig::fixed(2));
-    let info = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("s")
-        .expect("exists");
+    let info = describe(&client, &name);
     let first = info.current_segments()[0].clone();
     let halves = split_evenly(first.range, 2).expect("splits");
     // The node stops right after the scale's intent is durable.
@@ -271,12 +256,7 @@ fn a_restart_in_the_middle_of_a_scale_completes_it() {
             .and_then(|o| o.found("s").ok())
             .is_some_and(|i| i.phase() == StreamPhase::Active && i.description.epoch == 1)
     });
-    let info = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("s")
-        .expect("exists");
+    let info = describe(&client, &name);
     let successors: Vec<KeyRange> = info
         .successors(first.number)
         .iter()

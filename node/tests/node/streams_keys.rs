@@ -12,7 +12,7 @@ use spate_client::{
 };
 use spate_wire::stream::{KeyRange, StreamConfig, split_evenly};
 
-use crate::streams::{connect, stream};
+use crate::streams::{connect, describe, stream};
 use crate::support::Node;
 
 const KEYS: usize = 64;
@@ -83,12 +83,7 @@ fn each_key_keeps_its_order_across_splits_and_merges() {
     }
     // The scales happened while events were flowing: sealed segments and
     // their successors both hold events.
-    let info = client
-        .describe_stream(&name)
-        .wait()
-        .expect("call")
-        .found("s")
-        .expect("exists");
+    let info = describe(&client, &name);
     assert_eq!(info.description.epoch, epochs);
     for segment in &info.description.segments {
         assert!(

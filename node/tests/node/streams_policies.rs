@@ -4,20 +4,11 @@
 
 use std::time::Duration;
 
-use spate_client::{EventWriter, EventWriterOptions, StreamInfo};
+use spate_client::{EventWriter, EventWriterOptions};
 use spate_wire::stream::{RetentionPolicy, ScalingPolicy, StreamConfig};
 
-use crate::streams::{connect, eventually, stream};
+use crate::streams::{connect, describe, eventually, stream};
 use crate::support::{Extra, Node};
-
-fn describe(client: &spate_client::Client, name: &spate_client::StreamName) -> StreamInfo {
-    client
-        .describe_stream(name)
-        .wait()
-        .expect("call")
-        .found("stream")
-        .expect("exists")
-}
 
 #[test]
 fn auto_scaling_splits_a_hot_segment_and_merges_cold_ones() {
