@@ -179,14 +179,7 @@ pub fn measure_floor(
     workload: &Workload,
     progress: ProgressMode,
 ) -> anyhow::Result<FloorReport> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    if progress != ProgressMode::Off {
-        eprintln!(
-            "spate-bench: measuring the device floor in {}",
-            dir.display()
-        );
-    }
-    let mut floor = FloorReport::measure(dir, &FloorOptions::default())?;
+    let mut floor = measure_plain_floor(dir, progress)?;
     if let Some(rate) = workload.rate_per_s() {
         let samples = ((rate * 2.0) as usize).clamp(10, 2000);
         let sync = floor.faster_sync();
@@ -194,6 +187,19 @@ pub fn measure_floor(
         floor.measure_paced(dir, sync, rate, samples, ring)?;
     }
     Ok(floor)
+}
+
+/// The device floor of `dir` without the paced part (for runs that have no
+/// fixed rate to pace at, such as catch-up reads).
+pub fn measure_plain_floor(dir: &Path, progress: ProgressMode) -> anyhow::Result<FloorReport> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if progress != ProgressMode::Off {
+        eprintln!(
+            "spate-bench: measuring the device floor in {}",
+            dir.display()
+        );
+    }
+    FloorReport::measure(dir, &FloorOptions::default())
 }
 
 /// The runtime of the collector and of the Redis and NATS clients: half

@@ -14,10 +14,8 @@ use spate_client::{
     ReaderGroup, ReaderGroupConfig, StreamBounds, StreamConfig, StreamCreateOutcome, StreamInfo,
     StreamName,
 };
-use spate_journal::direct::FloorOptions;
 
 use super::{Delivered, Prefill, ReadArgs, ReadConfig, ReadReport, Via};
-use crate::floor::FloorReport;
 use crate::progress::ProgressMode;
 use crate::spec::Workload;
 use crate::stats::{Latencies, round3};
@@ -31,13 +29,7 @@ pub fn run(
     stream: &StreamName,
     progress: ProgressMode,
 ) -> anyhow::Result<ReadReport> {
-    if progress != ProgressMode::Off {
-        eprintln!(
-            "spate-bench: measuring the device floor in {}",
-            args.floor_dir.display()
-        );
-    }
-    let floor = FloorReport::measure(&args.floor_dir, &FloorOptions::default())?;
+    let floor = crate::append::measure_plain_floor(&args.floor_dir, progress)?;
     let client = Client::connect(args.node.as_str(), ClientOptions::default())
         .with_context(|| format!("connecting to {}", args.node))?;
     let created = create_stream(&client, stream, workload.segments)?;
@@ -222,10 +214,7 @@ fn read_group(
                     })
                 })
                 .collect();
-            handles.into_iter().try_for_each(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a reader thread panicked")))
-            })
+            join_readers(handles)
         })
     });
     if let Err(e) = group.delete() {
@@ -273,10 +262,7 @@ fn read_segments(client: &Client, info: &StreamInfo) -> anyhow::Result<Delivered
                 })
             })
             .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("a reader thread panicked")))
-        })
+        join_readers(handles)
     })?;
     Ok(total.into_inner().expect("no reader panicked holding it"))
 }
@@ -299,4 +285,14 @@ fn merge(total: &Mutex<Delivered>, part: Delivered) {
     total.payload_bytes += part.payload_bytes;
     total.latency.add(&part.latency);
     total.seconds = total.seconds.max(part.seconds);
+}
+
+/// Waits for every reader thread; the first error (or panic) wins.
+fn join_readers(
+    handles: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<()>>>,
+) -> anyhow::Result<()> {
+    handles.into_iter().try_for_each(|h| {
+        h.join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("a reader thread panicked")))
+    })
 }
