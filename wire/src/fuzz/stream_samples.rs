@@ -102,9 +102,44 @@ pub fn stream_requests() -> Vec<Request> {
             stream: stream.clone(),
         }
         .into(),
-        DeleteStream { scope, stream }.into(),
+        DeleteStream {
+            scope: scope.clone(),
+            stream: stream.clone(),
+        }
+        .into(),
         GetSegmentLoad {
             segment: "shop/orders/3".into(),
+        }
+        .into(),
+        BeginTxn {
+            scope: scope.clone(),
+            stream: stream.clone(),
+            lease_ms: MIN_TXN_LEASE_MS,
+        }
+        .into(),
+        PingTxn {
+            scope: scope.clone(),
+            stream: stream.clone(),
+            id: 7,
+            lease_ms: MAX_TXN_LEASE_MS,
+        }
+        .into(),
+        CommitTxn {
+            scope: scope.clone(),
+            stream: stream.clone(),
+            id: 0,
+        }
+        .into(),
+        AbortTxn {
+            scope: scope.clone(),
+            stream: stream.clone(),
+            id: u64::MAX,
+        }
+        .into(),
+        GetTxnState {
+            scope,
+            stream,
+            id: 1,
         }
         .into(),
     ]);
@@ -169,6 +204,24 @@ pub fn stream_replies() -> Vec<Reply> {
             milli_events_per_s: 1_500,
             bytes_per_s: u64::MAX,
             window_ms: 300_000,
+        }
+        .into(),
+        TxnBegun {
+            id: 3,
+            epoch: 2,
+            lease_ms: 30_000,
+            segments: vec![TxnSegment {
+                parent: 4,
+                range: KeyRange {
+                    start: 0,
+                    end: u64::MAX,
+                },
+            }],
+        }
+        .into(),
+        TxnState {
+            id: 3,
+            status: TxnStatus::Aborted,
         }
         .into(),
         NoSuchScope {

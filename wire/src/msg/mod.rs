@@ -38,11 +38,13 @@ mod handshake;
 mod reply;
 mod request;
 mod stream;
+mod txn;
 
 pub use handshake::{ArchivedHello, ArchivedHelloReply, Hello, HelloReply, negotiate};
 pub use reply::*;
 pub use request::*;
 pub use stream::*;
+pub use txn::*;
 
 use rkyv::api::high::{HighDeserializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
@@ -87,6 +89,11 @@ messages! {
         SealStream(SealStream) = 0x0039,
         DeleteStream(DeleteStream) = 0x003A,
         GetSegmentLoad(GetSegmentLoad) = 0x003B,
+        BeginTxn(BeginTxn) = 0x003C,
+        PingTxn(PingTxn) = 0x003D,
+        CommitTxn(CommitTxn) = 0x003E,
+        AbortTxn(AbortTxn) = 0x003F,
+        GetTxnState(GetTxnState) = 0x0040,
     }
     replies {
         /// Completes the handshake.
@@ -122,6 +129,9 @@ messages! {
         StreamSealed(StreamSealed) = 0x8039,
         StreamDeleted(StreamDeleted) = 0x803A,
         SegmentLoad(SegmentLoad) = 0x803B,
+        TxnBegun(TxnBegun) = 0x803C,
+        /// Answers `PingTxn`, `CommitTxn`, `AbortTxn` and `GetTxnState`.
+        TxnState(TxnState) = 0x803D,
         NoSuchScope(NoSuchScope) = 0x8046,
         NoSuchStream(NoSuchStream) = 0x8047,
         ScopeExists(ScopeExists) = 0x8048,

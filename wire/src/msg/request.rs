@@ -292,6 +292,11 @@ impl crate::msg::Request {
             Request::TruncateStream(r) => log(&r.scope, &r.stream),
             Request::SealStream(r) => log(&r.scope, &r.stream),
             Request::DeleteStream(r) => log(&r.scope, &r.stream),
+            Request::BeginTxn(r) => log(&r.scope, &r.stream),
+            Request::PingTxn(r) => log(&r.scope, &r.stream),
+            Request::CommitTxn(r) => log(&r.scope, &r.stream),
+            Request::AbortTxn(r) => log(&r.scope, &r.stream),
+            Request::GetTxnState(r) => log(&r.scope, &r.stream),
             _ => self.segment().map(Cow::Borrowed),
         }
     }
@@ -312,6 +317,11 @@ impl crate::msg::Request {
                 | Request::TruncateStream(_)
                 | Request::SealStream(_)
                 | Request::DeleteStream(_)
+                | Request::BeginTxn(_)
+                | Request::PingTxn(_)
+                | Request::CommitTxn(_)
+                | Request::AbortTxn(_)
+                | Request::GetTxnState(_)
         )
     }
 }

@@ -304,7 +304,8 @@ fn check_scope(scope: &rkyv::string::ArchivedString) -> Result<(), FieldError> {
     })
 }
 
-fn check_stream(
+/// Checks a request's scope and stream names.
+pub(super) fn check_stream_names(
     scope: &rkyv::string::ArchivedString,
     stream: &rkyv::string::ArchivedString,
 ) -> Result<(), FieldError> {
@@ -338,7 +339,7 @@ macro_rules! validate_stream_only {
     ($($ty:ty),* $(,)?) => {$(
         impl Validate for $ty {
             fn validate(&self) -> Result<(), FieldError> {
-                check_stream(&self.scope, &self.stream)
+                check_stream_names(&self.scope, &self.stream)
             }
         }
     )*};
@@ -362,21 +363,21 @@ validate_stream_only!(
 
 impl Validate for ArchivedCreateStream {
     fn validate(&self) -> Result<(), FieldError> {
-        check_stream(&self.scope, &self.stream)?;
+        check_stream_names(&self.scope, &self.stream)?;
         check_config(&self.config)
     }
 }
 
 impl Validate for ArchivedUpdateStream {
     fn validate(&self) -> Result<(), FieldError> {
-        check_stream(&self.scope, &self.stream)?;
+        check_stream_names(&self.scope, &self.stream)?;
         check_config(&self.config)
     }
 }
 
 impl Validate for ArchivedScaleStream {
     fn validate(&self) -> Result<(), FieldError> {
-        check_stream(&self.scope, &self.stream)?;
+        check_stream_names(&self.scope, &self.stream)?;
         let most = MAX_STREAM_SEGMENTS as usize;
         if self.seal.is_empty() || self.seal.len() > most {
             return Err(FieldError::invalid(
@@ -406,7 +407,7 @@ impl Validate for ArchivedScaleStream {
 
 impl Validate for ArchivedTruncateStream {
     fn validate(&self) -> Result<(), FieldError> {
-        check_stream(&self.scope, &self.stream)?;
+        check_stream_names(&self.scope, &self.stream)?;
         if self.positions.is_empty() || self.positions.len() > MAX_STREAM_SEGMENTS as usize {
             return Err(FieldError::invalid(
                 "positions",
