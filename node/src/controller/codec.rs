@@ -17,6 +17,12 @@
 //! | 8 | SealStarted | — |
 //! | 9 | SealCompleted | — |
 //! | 10 | DeleteStarted | — |
+//! | 11 | TxnBegun | `id: u64, lease_ms: u64` |
+//! | 12 | TxnOpened | `id: u64` |
+//! | 13 | TxnCommitStarted | `id: u64, at_ms: u64` |
+//! | 14 | TxnCommitted | `id: u64` |
+//! | 15 | TxnAbortStarted | `id: u64` |
+//! | 16 | TxnAborted | `id: u64` |
 //!
 //! `ranges` is `u32 count × (start: u64, end: u64)`. A config is a scaling
 //! tag (1 fixed: `segments: u32`; 2 event rate, 3 byte rate: `target: u32,
@@ -146,7 +152,20 @@ fn put_event(event: &StreamEvent, out: &mut Vec<u8>) {
         StreamEvent::SealStarted => out.push(8),
         StreamEvent::SealCompleted => out.push(9),
         StreamEvent::DeleteStarted => out.push(10),
+        StreamEvent::TxnBegun { id, lease_ms } => put_u64s(11, &[*id, *lease_ms], out),
+        StreamEvent::TxnOpened { id } => put_u64s(12, &[*id], out),
+        StreamEvent::TxnCommitStarted { id, at_ms } => put_u64s(13, &[*id, *at_ms], out),
+        StreamEvent::TxnCommitted { id } => put_u64s(14, &[*id], out),
+        StreamEvent::TxnAbortStarted { id } => put_u64s(15, &[*id], out),
+        StreamEvent::TxnAborted { id } => put_u64s(16, &[*id], out),
     }
+}
+
+fn put_u64s(kind: u8, values: &[u64], out: &mut Vec<u8>) {
+    out.push(kind);
+    values
+        .iter()
+        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
 }
 
 fn put_count(n: usize, out: &mut Vec<u8>) {
@@ -239,6 +258,18 @@ fn decode_body(body: &[u8]) -> Result<StreamEvent, CodecError> {
         8 => StreamEvent::SealStarted,
         9 => StreamEvent::SealCompleted,
         10 => StreamEvent::DeleteStarted,
+        11 => StreamEvent::TxnBegun {
+            id: r.u64()?,
+            lease_ms: r.u64()?,
+        },
+        12 => StreamEvent::TxnOpened { id: r.u64()? },
+        13 => StreamEvent::TxnCommitStarted {
+            id: r.u64()?,
+            at_ms: r.u64()?,
+        },
+        14 => StreamEvent::TxnCommitted { id: r.u64()? },
+        15 => StreamEvent::TxnAbortStarted { id: r.u64()? },
+        16 => StreamEvent::TxnAborted { id: r.u64()? },
         kind => return Err(CodecError::Kind(kind)),
     };
     if r.remaining() != 0 {
@@ -367,6 +398,18 @@ mod tests {
             StreamEvent::SealStarted,
             StreamEvent::SealCompleted,
             StreamEvent::DeleteStarted,
+            StreamEvent::TxnBegun {
+                id: 7,
+                lease_ms: 30_000,
+            },
+            StreamEvent::TxnOpened { id: 7 },
+            StreamEvent::TxnCommitStarted {
+                id: 7,
+                at_ms: u64::MAX,
+            },
+            StreamEvent::TxnCommitted { id: 7 },
+            StreamEvent::TxnAbortStarted { id: 8 },
+            StreamEvent::TxnAborted { id: 8 },
         ]
     }
 

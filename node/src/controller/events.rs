@@ -36,6 +36,32 @@ pub enum StreamEvent {
     SealCompleted,
     /// A sealed stream's segments are being deleted.
     DeleteStarted,
+    /// Transaction `id` (the stream's next id) begins over the current
+    /// segments; its segments are created next.
+    TxnBegun {
+        id: u64,
+        lease_ms: u64,
+    },
+    /// Its segments exist: it takes writes.
+    TxnOpened {
+        id: u64,
+    },
+    /// Commit transaction `id`: merge its segments into their parents, or,
+    /// if the stream scaled since it began, roll it (see `Phase::RollingTxn`).
+    TxnCommitStarted {
+        id: u64,
+        at_ms: u64,
+    },
+    TxnCommitted {
+        id: u64,
+    },
+    /// Abort transaction `id`: delete its segments.
+    TxnAbortStarted {
+        id: u64,
+    },
+    TxnAborted {
+        id: u64,
+    },
 }
 
 impl StreamEvent {
@@ -52,6 +78,12 @@ impl StreamEvent {
             StreamEvent::SealStarted => "SealStarted",
             StreamEvent::SealCompleted => "SealCompleted",
             StreamEvent::DeleteStarted => "DeleteStarted",
+            StreamEvent::TxnBegun { .. } => "TxnBegun",
+            StreamEvent::TxnOpened { .. } => "TxnOpened",
+            StreamEvent::TxnCommitStarted { .. } => "TxnCommitStarted",
+            StreamEvent::TxnCommitted { .. } => "TxnCommitted",
+            StreamEvent::TxnAbortStarted { .. } => "TxnAbortStarted",
+            StreamEvent::TxnAborted { .. } => "TxnAborted",
         }
     }
 }

@@ -10,6 +10,10 @@ use spate_wire::stream::{
 use thiserror::Error;
 
 use super::events::StreamEvent;
+use super::txn::TxnBook;
+
+mod txn_rules;
+use txn_rules::is_txn_event;
 
 /// Where a stream is in its life. At most one workflow runs at a time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +31,34 @@ pub enum Phase {
     Sealing,
     Sealed,
     Deleting,
+    /// Transaction `id` began; its segments are being created.
+    OpeningTxn {
+        id: u64,
+    },
+    /// Transaction `id`'s segments merge into their parents, all current.
+    CommittingTxn {
+        id: u64,
+    },
+    /// Transaction `id` began before a scale, so some of its parents are
+    /// sealed: it is *rolled*, as in Pravega. A new epoch of `copies` (one
+    /// segment per parent, over the parent's keys) receives its data, and
+    /// is sealed at once; then a further epoch of `next` (one segment per
+    /// current segment, over the same keys) replaces the current `seal`.
+    /// Readers read the current segments, then the copies, then `next`, so
+    /// every key's order holds and the transaction's events come whole
+    /// after everything written before the commit.
+    RollingTxn {
+        id: u64,
+        /// (parent, copy) pairs.
+        copies: Vec<(u64, u64)>,
+        next: Vec<u64>,
+        seal: Vec<u64>,
+        at_ms: u64,
+    },
+    /// Transaction `id`'s segments are being deleted.
+    AbortingTxn {
+        id: u64,
+    },
 }
 
 /// One segment of a stream, over its whole life.
@@ -55,8 +87,36 @@ struct Epoch {
 pub enum Work {
     CreateSegment(u64),
     SealSegment(u64),
-    TruncateSegment { number: u64, offset: u64 },
+    TruncateSegment {
+        number: u64,
+        offset: u64,
+    },
     DeleteSegment(u64),
+    /// The segment of transaction `id` for parent `parent`.
+    CreateTxnSegment {
+        parent: u64,
+        id: u64,
+    },
+    SealTxnSegment {
+        parent: u64,
+        id: u64,
+    },
+    /// Merge it into its parent; already merged if it no longer exists.
+    MergeTxnSegment {
+        parent: u64,
+        id: u64,
+    },
+    /// Copy its bytes to the end of segment `into` (a roll's copy, which
+    /// only this step writes); done if it no longer exists.
+    CopyTxnSegment {
+        parent: u64,
+        id: u64,
+        into: u64,
+    },
+    DeleteTxnSegment {
+        parent: u64,
+        id: u64,
+    },
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -85,6 +145,8 @@ pub enum StreamError {
     CutCover(RangeError),
     #[error("the stream cut is before the stream's current truncation point at segment {0}")]
     CutBeforeTruncation(u64),
+    #[error("transaction {0} is not open")]
+    TxnNotOpen(u64),
     #[error("event {event} does not fit a stream that is {phase}")]
     Replay {
         event: &'static str,
@@ -103,6 +165,7 @@ pub struct StreamState {
     next_number: u64,
     /// The positions of the last completed truncation.
     truncated: BTreeMap<u64, u64>,
+    txns: TxnBook,
 }
 
 impl StreamState {
@@ -159,6 +222,7 @@ impl StreamState {
             }],
             next_number: ranges.len() as u64,
             truncated: BTreeMap::new(),
+            txns: TxnBook::default(),
         })
     }
 
@@ -204,6 +268,8 @@ impl StreamState {
             }
             (StreamEvent::SealStarted, Phase::Active) => self.phase = Phase::Sealing,
             (StreamEvent::SealCompleted, Phase::Sealing) => {
+                // Sealing deleted the open transactions' segments.
+                self.txns.abort_all();
                 let epoch = self.epoch();
                 for number in self.current_numbers() {
                     if let Some(segment) = self.segments.get_mut(&number) {
@@ -213,6 +279,7 @@ impl StreamState {
                 self.phase = Phase::Sealed;
             }
             (StreamEvent::DeleteStarted, Phase::Sealed) => self.phase = Phase::Deleting,
+            (event, phase) if is_txn_event(event) => return self.apply_txn(event, phase.clone()),
             _ => return Err(misfit()),
         }
         Ok(())
@@ -375,7 +442,8 @@ impl StreamState {
             }
             Phase::Sealing => {
                 let work = self.current_numbers().into_iter().map(Work::SealSegment);
-                (work.collect(), Some(StreamEvent::SealCompleted))
+                let txns = self.delete_open_txns();
+                (work.chain(txns).collect(), Some(StreamEvent::SealCompleted))
             }
             Phase::Deleting => {
                 let work = self
@@ -386,6 +454,10 @@ impl StreamState {
                 (work.collect(), None)
             }
             Phase::Active | Phase::Sealed => (Vec::new(), None),
+            _ => match self.txn_work() {
+                Some((work, done)) => (work, Some(done)),
+                None => unreachable!("every other phase is a transaction's"),
+            },
         }
     }
 
@@ -539,5 +611,8 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Sealing => "being sealed",
         Phase::Sealed => "sealed",
         Phase::Deleting => "being deleted",
+        Phase::OpeningTxn { .. } => "beginning a transaction",
+        Phase::CommittingTxn { .. } | Phase::RollingTxn { .. } => "committing a transaction",
+        Phase::AbortingTxn { .. } => "aborting a transaction",
     }
 }

@@ -83,5 +83,12 @@ fn phase_of(phase: &Phase) -> StreamPhase {
         Phase::Sealing => StreamPhase::Sealing,
         Phase::Sealed => StreamPhase::Sealed,
         Phase::Deleting => StreamPhase::Deleting,
+        // The stream takes writes as usual while a transaction begins, merges
+        // into current segments or is aborted.
+        Phase::OpeningTxn { .. } | Phase::CommittingTxn { .. } | Phase::AbortingTxn { .. } => {
+            StreamPhase::Active
+        }
+        // A roll makes two epochs, as a scale makes one.
+        Phase::RollingTxn { .. } => StreamPhase::Scaling,
     }
 }

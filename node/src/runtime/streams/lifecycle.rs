@@ -38,7 +38,7 @@ pub fn refused(error: StreamError) -> Reply {
 
 /// Loads the stream and finishes any pending workflow. `None` if it does
 /// not exist (any more).
-async fn ready(ctx: &CoreContext, slot: &StreamSlot) -> Result<Option<()>, StepError> {
+pub(super) async fn ready(ctx: &CoreContext, slot: &StreamSlot) -> Result<Option<()>, StepError> {
     if !slot.refresh(ctx).await? {
         return Ok(None);
     }
@@ -110,7 +110,7 @@ async fn change(
 
 /// Loads the stream, records `decide`'s event and runs its workflow to the
 /// end. `Some(reply)` if it stopped early: no such stream, or refused.
-async fn run_workflow(
+pub(super) async fn run_workflow(
     ctx: &CoreContext,
     slot: &StreamSlot,
     decide: impl FnOnce(&StreamState) -> Result<StreamEvent, StreamError>,

@@ -1,7 +1,8 @@
 //! The controller service: serves scope and stream requests on the core
 //! that owns each stream's metadata log, using the pure stream model in
 //! `crate::controller`, and runs the periodic jobs (auto-scaling,
-//! retention) for the streams whose logs this core owns.
+//! retention, transaction leases) for the streams whose logs this core
+//! owns.
 //!
 //! Everything it stores is in segments (the logs and registries) written
 //! with conditional appends, so it is journaled and checkpointed like any
@@ -17,6 +18,8 @@ mod resume;
 mod retention;
 mod scopes;
 mod slot;
+mod txn;
+mod txn_work;
 mod workflow;
 
 use std::cell::RefCell;
@@ -135,6 +138,41 @@ pub async fn serve(ctx: &CoreContext, request: Request) -> Reply {
             })
             .await
         }
+        Request::BeginTxn(r) => {
+            let lease_ms = r.lease_ms;
+            on_stream(ctx, &r.scope, &r.stream, |slot| async move {
+                txn::begin(ctx, &slot, lease_ms).await
+            })
+            .await
+        }
+        Request::PingTxn(r) => {
+            let (id, lease_ms) = (r.id, r.lease_ms);
+            on_stream(ctx, &r.scope, &r.stream, |slot| async move {
+                txn::ping(ctx, &slot, id, lease_ms).await
+            })
+            .await
+        }
+        Request::CommitTxn(r) => {
+            let id = r.id;
+            on_stream(ctx, &r.scope, &r.stream, |slot| async move {
+                txn::commit(ctx, &slot, id).await
+            })
+            .await
+        }
+        Request::AbortTxn(r) => {
+            let id = r.id;
+            on_stream(ctx, &r.scope, &r.stream, |slot| async move {
+                txn::abort(ctx, &slot, id).await
+            })
+            .await
+        }
+        Request::GetTxnState(r) => {
+            let id = r.id;
+            on_stream(ctx, &r.scope, &r.stream, |slot| async move {
+                txn::get_state(ctx, &slot, id).await
+            })
+            .await
+        }
         _ => return error(StatusCode::UnexpectedMessage, "not a stream request"),
     };
     result.unwrap_or_else(logs::StepError::into_reply)
@@ -172,8 +210,9 @@ pub async fn background(ctx: Rc<CoreContext>, stop: Notify) {
     let retention_every = Duration::from_millis(settings.retention_interval_ms);
     let mut next_scale = Instant::now() + scale_every;
     let mut next_retention = Instant::now() + retention_every;
+    let mut next_lease = Instant::now() + LEASE_TICK;
     loop {
-        let wake = next_scale.min(next_retention);
+        let wake = next_scale.min(next_retention).min(next_lease);
         let stopped = futures_lite::future::or(
             async {
                 glommio::timer::sleep(wake.saturating_duration_since(Instant::now())).await;
@@ -195,6 +234,24 @@ pub async fn background(ctx: Rc<CoreContext>, stop: Notify) {
         if Instant::now() >= next_retention {
             next_retention = Instant::now() + retention_every;
             retain_all(&ctx).await;
+        }
+        if Instant::now() >= next_lease {
+            next_lease = Instant::now() + LEASE_TICK;
+            expire_all(&ctx).await;
+        }
+    }
+}
+
+/// How often leases are checked: a fraction of the shortest lease.
+const LEASE_TICK: Duration = Duration::from_millis(spate_wire::MIN_TXN_LEASE_MS);
+
+async fn expire_all(ctx: &CoreContext) {
+    for slot in ctx.streams.all().into_iter().filter(|s| txn::has_open(s)) {
+        let Some(_permit) = slot.lock().await else {
+            continue;
+        };
+        if let Err(error) = txn::expire(ctx, &slot).await {
+            tracing::warn!(stream = %slot.log, ?error, "aborting expired transactions failed; retrying next tick");
         }
     }
 }

@@ -3,7 +3,9 @@
 //! background job at a time work on the stream.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use glommio::sync::{Permit, Semaphore};
 
@@ -22,6 +24,8 @@ pub struct StreamSlot {
     loaded: RefCell<Option<Loaded>>,
     /// Tail cuts recorded for retention (in memory only).
     pub cuts: RefCell<RecordedCuts>,
+    /// When each open transaction's lease runs out (in memory only).
+    leases: RefCell<HashMap<u64, Instant>>,
 }
 
 struct Loaded {
@@ -38,6 +42,7 @@ impl StreamSlot {
             lock: Rc::new(Semaphore::new(1)),
             loaded: RefCell::new(None),
             cuts: RefCell::new(RecordedCuts::default()),
+            leases: RefCell::new(HashMap::new()),
         }
     }
 
@@ -129,6 +134,27 @@ impl StreamSlot {
         drop(loaded);
         faults::after_event(&self.log, &event);
         Ok(())
+    }
+
+    /// Gives open transaction `id` a whole lease from now.
+    pub fn renew_lease(&self, id: u64, lease_ms: u64) {
+        let deadline = Instant::now() + Duration::from_millis(lease_ms);
+        self.leases.borrow_mut().insert(id, deadline);
+    }
+
+    /// Whether open transaction `id`'s lease ran out. One this core has no
+    /// deadline for (it opened before a restart) starts a whole lease now.
+    pub fn lease_expired(&self, id: u64, lease_ms: u64) -> bool {
+        let now = Instant::now();
+        let mut leases = self.leases.borrow_mut();
+        let deadline = leases
+            .entry(id)
+            .or_insert_with(|| now + Duration::from_millis(lease_ms));
+        *deadline <= now
+    }
+
+    pub fn drop_lease(&self, id: u64) {
+        self.leases.borrow_mut().remove(&id);
     }
 
     /// Drops the cache: the next refresh reads the log from the start.

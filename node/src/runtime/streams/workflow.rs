@@ -10,6 +10,7 @@ use super::super::dispatch::CoreContext;
 use super::logs::{self, StepError, unexpected};
 use super::registry;
 use super::slot::StreamSlot;
+use super::txn_work;
 use crate::controller::{RegistryEvent, Work};
 
 /// What finishing left.
@@ -48,22 +49,16 @@ fn is_deleting(state: &crate::controller::StreamState) -> bool {
     state.phase == crate::controller::Phase::Deleting
 }
 
-async fn do_work(ctx: &CoreContext, slot: &StreamSlot, step: Work) -> Result<(), StepError> {
+pub(super) async fn do_work(
+    ctx: &CoreContext,
+    slot: &StreamSlot,
+    step: Work,
+) -> Result<(), StepError> {
     let name = |number| segment_name(&slot.scope, &slot.stream, number);
     match step {
         Work::CreateSegment(number) => logs::create(ctx, &name(number)).await.map(drop),
         Work::DeleteSegment(number) => logs::delete(ctx, &name(number)).await,
-        Work::SealSegment(number) => {
-            let reply = ctx
-                .serve_segment(Request::Seal(Seal {
-                    segment: name(number),
-                }))
-                .await;
-            match reply {
-                Reply::Sealed(_) | Reply::NoSuchSegment(_) => Ok(()),
-                other => Err(unexpected(other)),
-            }
-        }
+        Work::SealSegment(number) => seal(ctx, name(number)).await,
         Work::TruncateSegment { number, offset } => {
             let reply = ctx
                 .serve_segment(Request::Truncate(Truncate {
@@ -76,6 +71,15 @@ async fn do_work(ctx: &CoreContext, slot: &StreamSlot, step: Work) -> Result<(),
                 other => Err(unexpected(other)),
             }
         }
+        txn => txn_work::do_txn_work(ctx, slot, txn).await,
+    }
+}
+
+/// Seals `segment` (done already if sealed or gone).
+pub(super) async fn seal(ctx: &CoreContext, segment: String) -> Result<(), StepError> {
+    match ctx.serve_segment(Request::Seal(Seal { segment })).await {
+        Reply::Sealed(_) | Reply::NoSuchSegment(_) => Ok(()),
+        other => Err(unexpected(other)),
     }
 }
 
