@@ -23,6 +23,7 @@
 //! | 14 | TxnCommitted | `id: u64` |
 //! | 15 | TxnAbortStarted | `id: u64` |
 //! | 16 | TxnAborted | `id: u64` |
+//! | 17 | Snapshot | the whole state (`snapshot.rs`) |
 //!
 //! `ranges` is `u32 count × (start: u64, end: u64)`. A config is a scaling
 //! tag (1 fixed: `segments: u32`; 2 event rate, 3 byte rate: `target: u32,
@@ -35,11 +36,14 @@ use thiserror::Error;
 use super::events::StreamEvent;
 use crate::le_reader::{LeReader as Reader, ShortRead};
 
+mod snapshot;
+
 pub const EVENT_VERSION: u8 = 1;
 /// Bytes before each event's body.
 pub const FRAME_HEADER: usize = 8;
-/// The largest body (a scale of 1024 ranges fits well inside).
-pub const MAX_EVENT_BODY: usize = 64 << 10;
+/// The largest body: a scale of 1024 ranges fits well inside, and so does
+/// the snapshot of a stream with some thousands of segments in its history.
+pub const MAX_EVENT_BODY: usize = 4 << 20;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum CodecError {
@@ -59,9 +63,21 @@ pub enum CodecError {
 
 /// Appends the framed event to `out`.
 pub fn encode_event(event: &StreamEvent, out: &mut Vec<u8>) {
+    let framed = encode_bounded(event).unwrap_or_else(|| panic!("{} over its bound", event.name()));
+    out.extend_from_slice(&framed);
+}
+
+/// The framed event; `None` if its body is over [`MAX_EVENT_BODY`] (only a
+/// snapshot of a very large history can be).
+pub fn encode_bounded(event: &StreamEvent) -> Option<Vec<u8>> {
     let mut body = vec![EVENT_VERSION];
     put_event(event, &mut body);
-    put_frame(&body, out);
+    if body.len() > MAX_EVENT_BODY {
+        return None;
+    }
+    let mut out = Vec::with_capacity(FRAME_HEADER + body.len());
+    put_frame(&body, &mut out);
+    Some(out)
 }
 
 /// Splits a log into its events. A log that ends inside an event is an
@@ -158,6 +174,10 @@ fn put_event(event: &StreamEvent, out: &mut Vec<u8>) {
         StreamEvent::TxnCommitted { id } => put_u64s(14, &[*id], out),
         StreamEvent::TxnAbortStarted { id } => put_u64s(15, &[*id], out),
         StreamEvent::TxnAborted { id } => put_u64s(16, &[*id], out),
+        StreamEvent::Snapshot(state) => {
+            out.push(17);
+            snapshot::put_snapshot(state, out);
+        }
     }
 }
 
@@ -270,6 +290,7 @@ fn decode_body(body: &[u8]) -> Result<StreamEvent, CodecError> {
         14 => StreamEvent::TxnCommitted { id: r.u64()? },
         15 => StreamEvent::TxnAbortStarted { id: r.u64()? },
         16 => StreamEvent::TxnAborted { id: r.u64()? },
+        17 => StreamEvent::Snapshot(Box::new(snapshot::get_snapshot(&mut r)?)),
         kind => return Err(CodecError::Kind(kind)),
     };
     if r.remaining() != 0 {
@@ -410,7 +431,50 @@ mod tests {
             StreamEvent::TxnCommitted { id: 7 },
             StreamEvent::TxnAbortStarted { id: 8 },
             StreamEvent::TxnAborted { id: 8 },
+            StreamEvent::Snapshot(Box::new(snapshot_sample())),
         ]
+    }
+
+    /// A snapshot with something in every field: a scaled stream, a
+    /// truncation, open and ended transactions.
+    fn snapshot_sample() -> crate::controller::StreamSnapshot {
+        use crate::controller::StreamState;
+        let created = StreamState::create_event(StreamConfig::fixed(2), 5).expect("valid");
+        let mut state = StreamState::from_created(&created).expect("created");
+        let mut apply = |event: StreamEvent| state.apply(&event).expect("fits");
+        apply(StreamEvent::Activated);
+        let halves = split_evenly(split_evenly(KeyRange::ALL, 2).expect("2")[1], 2).expect("2");
+        apply(StreamEvent::ScaleStarted {
+            seal: vec![1],
+            ranges: halves,
+            at_ms: 9,
+        });
+        apply(StreamEvent::ScaleCompleted);
+        apply(StreamEvent::TruncateStarted {
+            positions: vec![(0, 4), (1, 7)],
+        });
+        apply(StreamEvent::TruncateCompleted);
+        for id in 0..3 {
+            apply(StreamEvent::TxnBegun { id, lease_ms: 500 });
+            apply(StreamEvent::TxnOpened { id });
+        }
+        apply(StreamEvent::TxnAbortStarted { id: 1 });
+        apply(StreamEvent::TxnAborted { id: 1 });
+        state.snapshot().expect("idle")
+    }
+
+    #[test]
+    fn a_snapshot_restores_the_state_it_was_taken_from() {
+        let snapshot = snapshot_sample();
+        let state = crate::controller::StreamState::from_snapshot(&snapshot).expect("consistent");
+        assert_eq!(state.snapshot(), Some(snapshot.clone()));
+        assert_eq!(state.open_txns().count(), 2);
+        let mut broken = snapshot.clone();
+        broken.next_number = 1;
+        assert!(crate::controller::StreamState::from_snapshot(&broken).is_err());
+        let mut broken = snapshot;
+        broken.next_txn = 2;
+        assert!(crate::controller::StreamState::from_snapshot(&broken).is_err());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use spate_wire::stream::{KeyRange, StreamConfig};
 
+use super::state::StreamSnapshot;
+
 /// One entry of a stream's metadata log. Intents (`…Started`, `Created`)
 /// come before the segment work they ask for; completions after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +64,9 @@ pub enum StreamEvent {
     TxnAborted {
         id: u64,
     },
+    /// The whole state so far: a log may start here (the controller
+    /// truncates the log before it once the log grows long).
+    Snapshot(Box<StreamSnapshot>),
 }
 
 impl StreamEvent {
@@ -84,6 +89,7 @@ impl StreamEvent {
             StreamEvent::TxnCommitted { .. } => "TxnCommitted",
             StreamEvent::TxnAbortStarted { .. } => "TxnAbortStarted",
             StreamEvent::TxnAborted { .. } => "TxnAborted",
+            StreamEvent::Snapshot(_) => "Snapshot",
         }
     }
 }

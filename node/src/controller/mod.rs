@@ -20,8 +20,8 @@ mod tests;
 mod tests_txn;
 mod txn;
 
-pub use codec::{CodecError, decode_log, encode_event};
+pub use codec::{CodecError, decode_log, encode_bounded, encode_event};
 pub use events::StreamEvent;
 pub use registry::{Registry, RegistryEvent, decode_registry, encode_registry_event};
-pub use state::{Phase, SegmentRecord, StreamError, StreamState, Work};
+pub use state::{Phase, SegmentRecord, StreamError, StreamSnapshot, StreamState, Work};
 pub use txn::{KEPT_OUTCOMES, Txn, TxnOutcome};

@@ -12,7 +12,9 @@ use thiserror::Error;
 use super::events::StreamEvent;
 use super::txn::TxnBook;
 
+mod snapshot;
 mod txn_rules;
+pub use snapshot::StreamSnapshot;
 use txn_rules::is_txn_event;
 
 /// Where a stream is in its life. At most one workflow runs at a time.
@@ -145,6 +147,8 @@ pub enum StreamError {
     CutCover(RangeError),
     #[error("the stream cut is before the stream's current truncation point at segment {0}")]
     CutBeforeTruncation(u64),
+    #[error("stream snapshot: {0}")]
+    Snapshot(&'static str),
     #[error("transaction {0} is not open")]
     TxnNotOpen(u64),
     #[error("event {event} does not fit a stream that is {phase}")]
@@ -181,8 +185,12 @@ impl StreamState {
         })
     }
 
-    /// The state a log starts with: its first event must be `Created`.
+    /// The state a log starts with: its first event must be `Created` (or,
+    /// once compacted, `Snapshot`).
     pub fn from_created(event: &StreamEvent) -> Result<Self, StreamError> {
+        if let StreamEvent::Snapshot(snapshot) = event {
+            return Self::from_snapshot(snapshot);
+        }
         let StreamEvent::Created {
             config,
             ranges,
@@ -279,6 +287,10 @@ impl StreamState {
                 self.phase = Phase::Sealed;
             }
             (StreamEvent::DeleteStarted, Phase::Sealed) => self.phase = Phase::Deleting,
+            (StreamEvent::Snapshot(snapshot), Phase::Active | Phase::Sealed) => {
+                // A snapshot left before its truncation: it restates the state.
+                *self = Self::from_snapshot(snapshot)?;
+            }
             (event, phase) if is_txn_event(event) => return self.apply_txn(event, phase.clone()),
             _ => return Err(misfit()),
         }

@@ -90,6 +90,37 @@ impl TxnBook {
         true
     }
 
+    /// The book as plain data: open transactions, remembered outcomes
+    /// (oldest first), the next id.
+    pub(super) fn parts(&self) -> (Vec<Txn>, Vec<(u64, bool)>, u64) {
+        let open = self.open.values().cloned().collect();
+        (open, self.ended.iter().copied().collect(), self.next_id)
+    }
+
+    /// The book those parts describe; `None` if they contradict each other
+    /// (an id at or past the next, twice, or over the bound).
+    pub(super) fn from_parts(open: &[Txn], ended: &[(u64, bool)], next_id: u64) -> Option<Self> {
+        if ended.len() > KEPT_OUTCOMES {
+            return None;
+        }
+        let mut ids: Vec<u64> = open
+            .iter()
+            .map(|t| t.id)
+            .chain(ended.iter().map(|e| e.0))
+            .collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        if ids.len() != before || ids.last().is_some_and(|&id| id >= next_id) {
+            return None;
+        }
+        Some(Self {
+            open: open.iter().map(|t| (t.id, t.clone())).collect(),
+            ended: ended.iter().copied().collect(),
+            next_id,
+        })
+    }
+
     /// Aborts every open transaction (the stream was sealed).
     pub(super) fn abort_all(&mut self) {
         let ids: Vec<u64> = self.open.keys().copied().collect();

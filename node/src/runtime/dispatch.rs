@@ -40,8 +40,10 @@ impl CoreContext {
     /// routing segment (the stream's log for a stream request).
     pub async fn serve(&self, request: Request) -> Reply {
         if !request.is_stream_request() {
+            // Metadata sizes may be looked at (`GetInfo`), never anything else.
             if let Some(segment) = request.segment()
                 && spate_wire::is_controller_segment(segment)
+                && !matches!(request, Request::GetInfo(_))
             {
                 let message = format!(
                     "segment {segment} is the controller's metadata; use the scope and stream \

@@ -13,6 +13,7 @@ mod streams;
 mod streams_journal;
 mod streams_keys;
 mod streams_policies;
+mod streams_txn;
 mod support;
 
 use std::io::Write;

@@ -22,8 +22,9 @@ pub fn scope_index_segment(scope: &str) -> String {
 }
 
 /// Whether `segment` holds the controller's metadata (the scope registry,
-/// scope indexes, stream logs). Clients may not address these directly:
-/// the node changes them only through its scope and stream requests.
+/// scope indexes, stream logs). Clients may not address these directly
+/// (except `GetInfo`, to see their size): the node changes them only
+/// through its scope and stream requests.
 /// (Other `_system/` segments, such as reader groups' state, are clients'.)
 pub fn is_controller_segment(segment: &str) -> bool {
     segment == SCOPE_REGISTRY_SEGMENT

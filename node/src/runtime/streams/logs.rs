@@ -60,11 +60,15 @@ pub fn unexpected(reply: Reply) -> StepError {
 
 /// A log's bytes from some offset to its end.
 pub struct LogRead {
+    /// Where `bytes` start: `from`, or the log's start if it was truncated
+    /// past `from` (a compacted log).
+    pub start: u64,
     pub bytes: Vec<u8>,
     pub length: u64,
 }
 
-/// Reads `segment` from `from` to its end; `None` if it does not exist.
+/// Reads `segment` from `from` (or its start, if later) to its end; `None`
+/// if it does not exist.
 pub async fn read_log(
     ctx: &CoreContext,
     segment: &str,
@@ -72,6 +76,7 @@ pub async fn read_log(
 ) -> Result<Option<LogRead>, StepError> {
     let mut bytes = Vec::new();
     let mut offset = from;
+    let mut start = from;
     loop {
         let reply = ctx
             .serve_segment(Request::Read(Read {
@@ -94,10 +99,15 @@ pub async fn read_log(
                 bytes.extend_from_slice(&data.data);
                 if data.data.is_empty() || offset >= data.length {
                     return Ok(Some(LogRead {
+                        start,
                         bytes,
                         length: offset,
                     }));
                 }
+            }
+            Reply::SegmentIsTruncated(t) if bytes.is_empty() && t.start_offset > offset => {
+                offset = t.start_offset;
+                start = t.start_offset;
             }
             Reply::NoSuchSegment(_) => return Ok(None),
             other => return Err(unexpected(other)),
@@ -133,6 +143,20 @@ pub async fn append_at(
         Reply::Appended(ack) => Ok(Appended::At(ack.length)),
         Reply::ConditionalAppendFailed(_) => Err(StepError::Conflict),
         Reply::NoSuchSegment(_) => Ok(Appended::NoLog),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Drops `segment`'s bytes before `offset`.
+pub async fn truncate(ctx: &CoreContext, segment: &str, offset: u64) -> Result<(), StepError> {
+    let reply = ctx
+        .serve_segment(Request::Truncate(spate_wire::Truncate {
+            segment: segment.to_owned(),
+            start_offset: offset,
+        }))
+        .await;
+    match reply {
+        Reply::Truncated(_) => Ok(()),
         other => Err(unexpected(other)),
     }
 }

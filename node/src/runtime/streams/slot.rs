@@ -13,7 +13,7 @@ use super::super::dispatch::CoreContext;
 use super::faults;
 use super::logs::{self, Appended, StepError};
 use super::retention::RecordedCuts;
-use crate::controller::{StreamEvent, StreamState, decode_log, encode_event};
+use crate::controller::{StreamEvent, StreamState, decode_log, encode_bounded, encode_event};
 
 pub struct StreamSlot {
     pub scope: String,
@@ -31,7 +31,14 @@ pub struct StreamSlot {
 struct Loaded {
     state: StreamState,
     length: u64,
+    /// Where the fold starts: the `Created` or `Snapshot` event's offset.
+    first: u64,
 }
+
+/// A log longer than this past its first event is compacted: a snapshot
+/// is appended and the log truncated before it. Every transaction adds
+/// four events (about 100 bytes), so this is some hundreds of them.
+const COMPACT_AFTER_BYTES: u64 = 64 << 10;
 
 impl StreamSlot {
     pub fn new(scope: &str, stream: &str) -> Self {
@@ -77,7 +84,11 @@ impl StreamSlot {
                 return Ok(false);
             };
             let state = StreamState::from_created(first).map_err(|e| corrupt(e.to_string()))?;
-            *loaded = Some(Loaded { state, length: 0 });
+            *loaded = Some(Loaded {
+                state,
+                length: 0,
+                first: read.start,
+            });
         }
         let current = loaded.as_mut().expect("loaded above");
         for event in events {
@@ -128,12 +139,52 @@ impl StreamSlot {
                 *loaded = Some(Loaded {
                     state,
                     length: new_length,
+                    first: length,
                 });
             }
         }
         drop(loaded);
         faults::after_event(&self.log, &event);
         Ok(())
+    }
+
+    /// Compacts a long log while no workflow runs: appends a snapshot of
+    /// the state and truncates the log before it. A crash between the two
+    /// leaves a snapshot that restates the state, which replays as a no-op.
+    pub async fn compact_if_long(&self, ctx: &CoreContext) -> Result<(), StepError> {
+        let framed = {
+            let loaded = self.loaded.borrow();
+            let Some(current) = loaded.as_ref() else {
+                return Ok(());
+            };
+            if current.length - current.first < COMPACT_AFTER_BYTES {
+                return Ok(());
+            }
+            let Some(snapshot) = current.state.snapshot() else {
+                return Ok(());
+            };
+            match encode_bounded(&StreamEvent::Snapshot(Box::new(snapshot))) {
+                Some(framed) => framed,
+                None => {
+                    tracing::warn!(stream = %self.log, "the stream's history is too large for one snapshot; its log is not compacted");
+                    return Ok(());
+                }
+            }
+        };
+        let at = self.loaded.borrow().as_ref().map_or(0, |l| l.length);
+        match logs::append_at(ctx, &self.log, at, framed).await? {
+            Appended::At(length) => {
+                if let Some(current) = self.loaded.borrow_mut().as_mut() {
+                    current.length = length;
+                    current.first = at;
+                }
+            }
+            Appended::NoLog => {
+                self.forget();
+                return Ok(());
+            }
+        }
+        logs::truncate(ctx, &self.log, at).await
     }
 
     /// Gives open transaction `id` a whole lease from now.

@@ -30,6 +30,7 @@ pub async fn finish(ctx: &CoreContext, slot: &StreamSlot) -> Result<Finished, St
             return Ok(Finished::Deleted);
         };
         if work.is_empty() && done.is_none() && !slot.with_state(is_deleting).unwrap_or(false) {
+            slot.compact_if_long(ctx).await?;
             return Ok(Finished::Idle);
         }
         for step in work {
