@@ -30,7 +30,10 @@ mod routes;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use spate_wire::{MAX_TXN_LEASE_MS, MIN_TXN_LEASE_MS, StatusCode, TxnStatus, txn_segment_name};
@@ -118,6 +121,25 @@ impl Client {
     /// writes and flushes renew it as they go. Fails with `InvalidRequest`
     /// if the stream does not exist, and with status `StreamStateConflict`
     /// if it is sealed.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use spate_client::{Client, ClientOptions, StreamName, TxnOutcome};
+    ///
+    /// # fn main() -> Result<(), spate_client::ClientError> {
+    /// let client = Client::connect("127.0.0.1:7000", ClientOptions::default())?;
+    /// let orders = StreamName::new("shop", "orders")?;
+    /// let txn = client.begin_transaction(&orders, Duration::from_secs(30))?;
+    /// txn.write_event(Some(b"customer-7"), b"order 1")?;
+    /// txn.write_event(Some(b"customer-9"), b"order 2")?;
+    /// match txn.commit()? {
+    ///     TxnOutcome::Committed => println!("both orders are in the stream"),
+    ///     TxnOutcome::Aborted => println!("neither is: the lease ran out"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn begin_transaction(
         &self,
         stream: &StreamName,
@@ -265,6 +287,7 @@ impl Transaction {
 
     /// Returns once every event written so far is durable in the
     /// transaction's segments (not yet in the stream: that is the commit).
+    /// It renews the lease as it waits.
     pub fn flush(&self) -> Result<(), ClientError> {
         self.keep_alive();
         let flushes: Vec<FlushFuture> = {
@@ -281,7 +304,7 @@ impl Transaction {
         // A flush fails only if its writer gave up; its appends say why.
         let mut gave_up = None;
         for flush in flushes {
-            if let Err(error) = flush.wait() {
+            if let Err(error) = self.wait_keeping_alive(flush) {
                 gave_up.get_or_insert(error);
             }
         }
@@ -382,6 +405,21 @@ impl Transaction {
         }
     }
 
+    /// Waits for `completion`, renewing the lease meanwhile: a flush
+    /// behind many events may take longer than a short lease.
+    fn wait_keeping_alive<T>(&self, mut completion: Completion<T>) -> Result<T, ClientError> {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = Context::from_waker(&waker);
+        let pause = self.lease() / 6;
+        loop {
+            if let Poll::Ready(result) = Pin::new(&mut completion).poll(&mut context) {
+                return result;
+            }
+            std::thread::park_timeout(pause);
+            self.keep_alive();
+        }
+    }
+
     /// Records that the node says the transaction is no longer open.
     fn ended_as(&self, status: TxnStatus) {
         let mut writes = lock(&self.writes);
@@ -465,6 +503,15 @@ impl Transaction {
             "the node does not know transaction {:016x} on {}",
             self.id, self.stream
         ))
+    }
+}
+
+/// Wakes a thread parked in [`Transaction::wait_keeping_alive`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
     }
 }
 
