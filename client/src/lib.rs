@@ -11,6 +11,8 @@
 //! - admin calls: create, seal, truncate, merge, delete, info, attributes,
 //!   writer state, ping;
 //! - streams: scope and stream calls, the [`EventWriter`] with routing keys;
+//! - transactions ([`Transaction`]): events that join a stream together at
+//!   commit, or not at all;
 //! - [`StateSynchronizer`]: state shared through a segment, changed by
 //!   conditional appends and compacted by snapshots;
 //! - reader groups ([`ReaderGroup`], [`EventReader`]): readers sharing
@@ -80,11 +82,11 @@ pub use reader_group::{
     ReaderGroupConfig, SegmentDistribution, StreamBounds, reader_group_segment,
 };
 pub use spate_wire::stream::{KeyRange, RetentionPolicy, ScalingPolicy, StreamConfig, StreamCut};
-pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode, StreamPhase};
+pub use spate_wire::{AttributeCondition, Limits, RetryAdvice, StatusCode, StreamPhase, TxnStatus};
 pub use stream::{
     EVENT_HEADER_BYTES, EventAck, EventFuture, EventSplitter, EventWriter, EventWriterOptions,
     Scaled, SplitEvent, StreamCreateOutcome, StreamEvent, StreamInfo, StreamName, StreamOutcome,
-    frame_event, read_stream,
+    Transaction, TxnOutcome, frame_event, read_stream,
 };
 pub use synchronizer::{
     MAX_CONFLICTS, MAX_RECORD_BYTES, StateSynchronizer, SyncState, sync_segment_name,

@@ -242,7 +242,8 @@ impl Client {
         self.stream_call_with(request, safety, map)
     }
 
-    fn stream_call_with<T: Send + 'static>(
+    /// A stream call whose reply mapping keeps state (transactions use it).
+    pub(super) fn stream_call_with<T: Send + 'static>(
         &self,
         request: Request,
         safety: Safety,

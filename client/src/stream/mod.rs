@@ -1,11 +1,13 @@
 //! The stream layer: scopes and streams (admin calls on [`crate::Client`]),
 //! the [`EventWriter`] with routing keys and exactly-once across restarts,
-//! and reading a stream's events back in order per key.
+//! transactions ([`Transaction`]: events that join a stream together or not
+//! at all), and reading a stream's events back in order per key.
 
 mod admin;
 mod description;
 mod framing;
 mod history;
+mod txn;
 mod writer;
 
 use std::fmt;
@@ -17,6 +19,7 @@ pub use admin::{Scaled, StreamCreateOutcome, StreamOutcome};
 pub use description::StreamInfo;
 pub use framing::{EVENT_HEADER_BYTES, EventSplitter, SplitEvent, frame_event};
 pub use history::{StreamEvent, read_stream};
+pub use txn::{Transaction, TxnOutcome};
 pub use writer::{EventAck, EventFuture, EventWriter, EventWriterOptions};
 
 use crate::error::ClientError;

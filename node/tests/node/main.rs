@@ -15,6 +15,7 @@ mod streams_keys;
 mod streams_policies;
 mod streams_txn;
 mod support;
+mod transactions;
 
 use std::io::Write;
 use std::time::Duration;

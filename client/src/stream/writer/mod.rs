@@ -335,7 +335,8 @@ fn random_writer_id() -> u128 {
 
 /// The position of an unkeyed event: from its number, so a re-sent event
 /// goes where it went the first time, and unkeyed events spread evenly.
-fn number_position(number: i64) -> u64 {
+/// Transactions place their unkeyed events the same way.
+pub(super) fn number_position(number: i64) -> u64 {
     key_position(&number.to_le_bytes())
 }
 
