@@ -42,8 +42,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2)]
     pub cores: usize,
     /// Iterations per epoch: each epoch starts a fresh node on an empty
-    /// data directory, which bounds the node's memory (segment data lives
-    /// in its cache until tiering exists) and each verification's reading.
+    /// data directory, which bounds each verification's reading.
     #[arg(long, default_value_t = 10)]
     pub epoch: u32,
     /// Longest a round runs before its kill, in milliseconds (the moment

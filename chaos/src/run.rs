@@ -162,9 +162,18 @@ impl CrashLoop {
             listen: self.listen,
             cores: self.args.cores,
             log: dir.join("node.out"),
-            args: ["--cache-mib", "64", "--journal-file-mib", "32"]
-                .map(String::from)
-                .to_vec(),
+            // The flusher moves even the smallest runs at once, so kills land
+            // in the middle of flushes, switches and collections too.
+            args: [
+                "--cache-mib",
+                "64",
+                "--journal-file-mib",
+                "32",
+                "--flush-min-kib",
+                "0",
+            ]
+            .map(String::from)
+            .to_vec(),
             open_files: None,
         };
         let node = NodeProcess::start(&spec)?;

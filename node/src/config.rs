@@ -42,10 +42,23 @@ pub struct Args {
     /// Size of each journal file, MiB.
     #[arg(long)]
     pub journal_file_mib: Option<u64>,
-    /// Journal files per core: bounds the bytes a core can hold until the
-    /// flusher moves data to chunk files.
+    /// Journal files per core: bounds the bytes a core holds that the
+    /// flusher has not moved to hot chunk files yet.
     #[arg(long)]
     pub journal_files: Option<u32>,
+    /// A segment's hot chunk file is closed and a new one started once it
+    /// holds this many MiB (DATA_DIR/chunks/core-N).
+    #[arg(long)]
+    pub chunk_roll_mib: Option<u64>,
+    /// Runs of a segment's data shorter than this many KiB wait in the
+    /// journal for more, while the journal has room (0: flush everything at
+    /// once; small runs make reads of history smaller).
+    #[arg(long)]
+    pub flush_min_kib: Option<u64>,
+    /// Keep all data in the journal (no flusher): the journal must then
+    /// hold everything alive. For journal-only benchmarks and tests.
+    #[arg(long)]
+    pub no_flush: bool,
     /// Microseconds an idle core keeps polling for completions before it
     /// sleeps: trades CPU for latency (a sleeping core wakes up late).
     #[arg(long)]
@@ -80,6 +93,10 @@ pub struct Settings {
     pub cache_bytes: u64,
     pub journal_file_bytes: u64,
     pub journal_files: u32,
+    /// Hot chunk files roll at this size; `None`: no flusher.
+    pub chunk_roll_bytes: Option<u64>,
+    /// Shorter runs wait for more data while the journal has room.
+    pub flush_min_bytes: u64,
     pub spin_us: u64,
     pub scale_window_ms: u64,
     pub retention_interval_ms: u64,
@@ -116,6 +133,11 @@ const MIB: u64 = 1 << 20;
 /// burst does not split a segment.
 const DEFAULT_SCALE_WINDOW_SECS: u64 = 300;
 const DEFAULT_RETENTION_INTERVAL_SECS: u64 = 300;
+/// Large enough that a catch-up read of a segment is a few long sequential
+/// reads; small enough that a rolled file is one unit for the tier later.
+const DEFAULT_CHUNK_ROLL_MIB: u64 = 64;
+/// A run of at least 1 MiB makes a catch-up read one long extent.
+const DEFAULT_FLUSH_MIN_KIB: u64 = 1024;
 
 impl Settings {
     pub fn resolve(args: Args) -> Result<Self, ConfigError> {
@@ -150,6 +172,17 @@ impl Settings {
                 .unwrap_or(128)
                 * MIB,
             journal_files: args.journal_files.or(file.journal_files).unwrap_or(64),
+            chunk_roll_bytes: (!(args.no_flush || file.no_flush)).then(|| {
+                args.chunk_roll_mib
+                    .or(file.chunk_roll_mib)
+                    .unwrap_or(DEFAULT_CHUNK_ROLL_MIB)
+                    .saturating_mul(MIB)
+            }),
+            flush_min_bytes: args
+                .flush_min_kib
+                .or(file.flush_min_kib)
+                .unwrap_or(DEFAULT_FLUSH_MIN_KIB)
+                .saturating_mul(1024),
             spin_us: args.spin_us.or(file.spin_us).unwrap_or(DEFAULT_SPIN_US),
             scale_window_ms: args
                 .scale_window_secs
@@ -211,6 +244,9 @@ impl Settings {
             // One being written, the spare, and the reserve that keeps
             // truncates and deletes possible when data fills the rest.
             return invalid("--journal-files", "must be at least 4".into());
+        }
+        if self.chunk_roll_bytes.is_some_and(|b| b < 4 * MIB) {
+            return invalid("--chunk-roll-mib", "must be at least 4".into());
         }
         if self.scale_window_ms == 0 {
             return invalid("--scale-window-secs", "must be at least 1".into());

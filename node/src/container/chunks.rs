@@ -19,6 +19,9 @@ use spate_journal::RecordLocation;
 
 use super::snapshot::{ChunkRef, ChunkSource};
 
+mod flush;
+pub use flush::FlushRun;
+
 /// Where a chunk's bytes lie in the journal: the tail of the payload of the
 /// append record at `location`, whose payload is `payload_len` bytes long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,14 +30,41 @@ pub struct JournalData {
     pub payload_len: u32,
 }
 
+/// Where a flushed chunk's bytes lie in a hot chunk file: `len` bytes at
+/// `file_offset` (a multiple of the file's block size) of file `file`, with
+/// their CRC32C. The chunk is the whole of that range, so a read checks it
+/// whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HotData {
+    pub file: u64,
+    pub file_offset: u64,
+    pub len: u32,
+    pub crc: u32,
+}
+
+/// Where a durable chunk's bytes can be read back from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    /// The append record that carried them (not flushed yet).
+    Journal(JournalData),
+    /// A hot chunk file (flushed: the journal no longer needs them).
+    Hot(HotData),
+}
+
 /// A part of a read: bytes at hand, or a range to read back from a journal
-/// record's payload.
+/// record's payload or a hot chunk file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
     Memory(Bytes),
     Journal {
         at: JournalData,
         /// Offset of the range in the record's payload.
+        start: u32,
+        len: u32,
+    },
+    Hot {
+        at: HotData,
+        /// Offset of the range in the hot chunk.
         start: u32,
         len: u32,
     },
@@ -48,7 +78,7 @@ impl Piece {
     pub fn len(&self) -> u64 {
         match self {
             Piece::Memory(bytes) => bytes.len() as u64,
-            Piece::Journal { len, .. } => u64::from(*len),
+            Piece::Journal { len, .. } | Piece::Hot { len, .. } => u64::from(*len),
         }
     }
 }
@@ -60,7 +90,7 @@ struct Chunk {
     offset: u64,
     len: u64,
     resident: Option<Bytes>,
-    source: Option<JournalData>,
+    source: Option<DataSource>,
 }
 
 impl Chunk {
@@ -145,7 +175,7 @@ impl Chunks {
             offset,
             len,
             resident: Some(bytes),
-            source,
+            source: source.map(DataSource::Journal),
         });
         len
     }
@@ -217,7 +247,8 @@ impl Chunks {
             .iter()
             .map(|c| {
                 let source = match (c.source, &c.resident) {
-                    (Some(at), _) => ChunkSource::Journal(at),
+                    (Some(DataSource::Journal(at)), _) => ChunkSource::Journal(at),
+                    (Some(DataSource::Hot(at)), _) => ChunkSource::Hot(at),
                     (None, Some(bytes)) if inline => ChunkSource::Inline(bytes.clone()),
                     _ => return None,
                 };
@@ -255,6 +286,7 @@ impl Chunks {
                     at.payload_len as u64,
                 ),
                 ChunkSource::Inline(bytes) => (bytes.len() as u64 == chunk.len, bytes.len() as u64),
+                ChunkSource::Hot(at) => (u64::from(at.len) == chunk.len, u64::from(at.len)),
             };
             if chunk.offset != at || chunk.len == 0 || !fits {
                 return Err(format!(
@@ -265,7 +297,8 @@ impl Chunks {
             at += chunk.len;
             if !lengths_only {
                 let (resident, source) = match &chunk.source {
-                    ChunkSource::Journal(at) => (None, Some(*at)),
+                    ChunkSource::Journal(at) => (None, Some(DataSource::Journal(*at))),
+                    ChunkSource::Hot(at) => (None, Some(DataSource::Hot(*at))),
                     ChunkSource::Inline(bytes) => (Some(bytes.clone()), None),
                 };
                 chunks.push_back(Chunk {
@@ -331,7 +364,7 @@ impl Chunks {
 fn piece_of(chunk: &Chunk, from: u64, to: u64) -> Piece {
     match (&chunk.resident, chunk.source) {
         (Some(bytes), _) => Piece::Memory(bytes.slice(from as usize..to as usize)),
-        (None, Some(at)) => {
+        (None, Some(DataSource::Journal(at))) => {
             // The chunk's data is the tail of the record's payload.
             let data_start = u64::from(at.payload_len) - chunk.len;
             Piece::Journal {
@@ -340,18 +373,23 @@ fn piece_of(chunk: &Chunk, from: u64, to: u64) -> Piece {
                 len: (to - from) as u32,
             }
         }
+        (None, Some(DataSource::Hot(at))) => Piece::Hot {
+            at,
+            start: from as u32,
+            len: (to - from) as u32,
+        },
         (None, None) => unreachable!("a chunk without a source is never evicted"),
     }
 }
 
 /// The bytes of resident pieces, concatenated (for tests and for reads that
 /// need no journal).
-pub(crate) fn resident_bytes(pieces: &[Piece]) -> Option<Vec<u8>> {
+pub fn resident_bytes(pieces: &[Piece]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for piece in pieces {
         match piece {
             Piece::Memory(bytes) => out.extend_from_slice(bytes),
-            Piece::Journal { .. } => return None,
+            Piece::Journal { .. } | Piece::Hot { .. } => return None,
         }
     }
     Some(out)

@@ -87,6 +87,7 @@
 
 mod append;
 mod chunks;
+mod flushing;
 mod mutation;
 mod plan;
 mod read;
@@ -100,7 +101,7 @@ mod types;
 
 use std::collections::VecDeque;
 
-pub use chunks::{JournalData, Piece};
+pub use chunks::{DataSource, FlushRun, HotData, JournalData, Piece, resident_bytes};
 pub use record::{
     MAX_APPEND_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_VERSION, ReplayError, record_container,
 };

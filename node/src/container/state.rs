@@ -114,6 +114,32 @@ impl State {
         self.evictable_bytes
     }
 
+    /// Every segment, by name (unordered).
+    pub(crate) fn segments(&self) -> impl Iterator<Item = (&String, &Segment)> {
+        self.segments.iter()
+    }
+
+    /// Replaces the chunks of `run` in `name` with one hot chunk (see
+    /// `Chunks::replace_with_hot`), keeping the memory counts. False if the
+    /// run no longer stands.
+    pub(crate) fn replace_with_hot(
+        &mut self,
+        name: &str,
+        run: &super::chunks::FlushRun,
+        hot: super::chunks::HotData,
+        data: bytes::Bytes,
+    ) -> bool {
+        let Some(segment) = self.segments.get_mut(name) else {
+            return false;
+        };
+        let Some((old, held)) = segment.data.replace_with_hot(run, hot, data) else {
+            return false;
+        };
+        self.data_bytes = self.data_bytes - old.resident + held;
+        self.evictable_bytes = self.evictable_bytes - old.evictable + held;
+        true
+    }
+
     /// Drops from memory the bytes of the chunk of `name` at `offset`, if it
     /// is resident and can be read back from the journal. Returns the bytes
     /// freed (0 if the segment or chunk is gone or not evictable).

@@ -13,10 +13,11 @@ use spate_journal::{AppendError, Journal, JournalFailure, Lsn, RecordKind};
 use spate_wire::{ErrorReply, Reply, RetryAdvice, StatusCode};
 
 use super::checkpoint::Checkpoints;
+use super::hot_files::HotFiles;
 use super::load::SegmentLoads;
 use super::metrics::CoreMetrics;
 use super::notify::Notify;
-use super::recent::{RECENT_RECORDS_BYTES, RecentRecords};
+use super::recent::{RECENT_HOT_BYTES, RECENT_RECORDS_BYTES, RecentRecords};
 use super::storage::{GlommioStorage, JournalReader};
 use crate::container::{
     Container, ContainerId, Execution, MAX_APPEND_OVERHEAD_BYTES, MutationSeq, ReadOutcome,
@@ -54,6 +55,10 @@ pub struct CoreState<S: Storage = GlommioStorage> {
     pub(super) containers: BTreeMap<ContainerId, Container>,
     pub(super) journal: Journal<S>,
     recent: RecentRecords,
+    /// Hot chunks read back lately, by (file, offset).
+    recent_hot: RecentRecords<(u64, u64)>,
+    /// Where the flusher puts data (none in the simulated harnesses).
+    hot_files: Option<Rc<HotFiles>>,
     /// Applied to a container, not yet accepted by the (busy) journal, in order.
     pub(super) unjournaled: VecDeque<(Vec<u8>, Pending)>,
     pub(super) checkpoints: Checkpoints,
@@ -90,6 +95,8 @@ impl<S: Storage> CoreState<S> {
         Self {
             checkpoints,
             recent: RecentRecords::new(RECENT_RECORDS_BYTES),
+            recent_hot: RecentRecords::new(RECENT_HOT_BYTES),
+            hot_files: None,
             index,
             containers,
             journal,
@@ -230,13 +237,22 @@ impl<S: Storage> CoreState<S> {
         Some(Reply::Error(ErrorReply {
             status: StatusCode::StorageFull.code(),
             retry: RetryAdvice::Retry,
-            message: format!(
-                "core {}: all but {unused} of its {files} journal files hold data that is not \
-                 released yet; this node keeps segment data in its journal until it moves to \
-                 chunk files, so its capacity is the journal's size (--journal-files × \
-                 --journal-file-mib). Retry later, or restart with a larger journal",
-                self.index
-            ),
+            message: match self.hot_files.is_some() {
+                true => format!(
+                    "core {}: all but {unused} of its {files} journal files hold data not yet \
+                     moved to hot chunk files (the flusher is behind, or the data disk is \
+                     failing: see the node's log). Retry shortly, or give the journal more \
+                     room (--journal-files × --journal-file-mib)",
+                    self.index
+                ),
+                false => format!(
+                    "core {}: all but {unused} of its {files} journal files hold data that is \
+                     not released yet; with --no-flush segment data stays in the journal, so \
+                     its capacity is the journal's size (--journal-files × \
+                     --journal-file-mib). Retry later, or restart with a larger journal",
+                    self.index
+                ),
+            },
         }))
     }
 
@@ -287,6 +303,26 @@ impl<S: Storage> CoreState<S> {
 
     pub fn keep_recent_record(&mut self, lsn: Lsn, payload: std::rc::Rc<[u8]>) {
         self.recent.insert(lsn, payload);
+    }
+
+    /// A verified hot chunk read back lately, if still kept.
+    pub fn recent_hot(&self, at: crate::container::HotData) -> Option<std::rc::Rc<[u8]>> {
+        self.recent_hot.get((at.file, at.file_offset))
+    }
+
+    pub fn keep_recent_hot(&mut self, at: crate::container::HotData, chunk: std::rc::Rc<[u8]>) {
+        self.recent_hot.insert((at.file, at.file_offset), chunk);
+    }
+
+    /// The core's hot chunk files, if it flushes.
+    pub fn hot_files(&self) -> Option<Rc<HotFiles>> {
+        self.hot_files.clone()
+    }
+
+    /// Flushes into `files` from now on.
+    pub fn with_hot_files(mut self, files: Rc<HotFiles>) -> Self {
+        self.hot_files = Some(files);
+        self
     }
 
     /// Registers a reader waiting for `segment` to grow; `None` when too many wait.

@@ -11,6 +11,8 @@
 mod checkpoint;
 mod core;
 mod dispatch;
+mod flusher;
+mod hot_files;
 mod load;
 mod metrics;
 mod notify;

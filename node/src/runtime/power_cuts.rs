@@ -352,6 +352,7 @@ impl Run {
         for piece in pieces {
             match piece {
                 Piece::Memory(bytes) => out.extend_from_slice(bytes),
+                Piece::Hot { .. } => unreachable!("nothing is flushed here"),
                 Piece::Journal { at, start, len } => {
                     let journal = &mut self.state.journal;
                     let slot = journal

@@ -1,6 +1,7 @@
 //! Completing a read whose data was evicted from the read cache: the pieces
 //! the container names are read back from the journal files, checked (record
-//! header, LSN, file sequence, CRC) and stitched into the reply.
+//! header, LSN, file sequence, CRC), or from hot chunk files (each chunk
+//! whole, checked against its CRC), and stitched into the reply.
 //!
 //! Neighbouring pieces of one file are read together, so catching up on an
 //! evicted segment takes a few large reads rather than one per append.
@@ -12,7 +13,7 @@ use spate_journal::readback::{aligned_span, payload_at};
 use spate_wire::{ErrorReply, ReadData, Reply, RetryAdvice, StatusCode};
 
 use super::core::CoreState;
-use crate::container::{JournalData, Piece, ReadPlan};
+use crate::container::{HotData, JournalData, Piece, ReadPlan};
 
 /// Pieces further apart than this in a file are read separately.
 const MAX_GAP_BYTES: u64 = 256 << 10;
@@ -38,6 +39,24 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
             match payload.get(*start as usize..(*start + *len) as usize) {
                 Some(data) => loaded[i] = Some(data.to_vec()),
                 None => return short_record(at),
+            }
+        }
+    }
+    for (i, piece) in plan.pieces.iter().enumerate() {
+        let Piece::Hot { at, start, len } = piece else {
+            continue;
+        };
+        let chunk = match hot_chunk(state, *at).await {
+            Ok(chunk) => chunk,
+            Err(reply) => return reply,
+        };
+        match chunk.get(*start as usize..(*start + *len) as usize) {
+            Some(data) => loaded[i] = Some(data.to_vec()),
+            None => {
+                return failed(format!(
+                    "hot chunk in file {} is shorter than its reference",
+                    at.file
+                ));
             }
         }
     }
@@ -100,8 +119,11 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
     for (piece, loaded) in plan.pieces.iter().zip(loaded) {
         match (piece, loaded) {
             (Piece::Memory(bytes), _) => data.extend_from_slice(bytes),
-            (Piece::Journal { .. }, Some(bytes)) => data.extend_from_slice(&bytes),
+            (Piece::Journal { .. } | Piece::Hot { .. }, Some(bytes)) => {
+                data.extend_from_slice(&bytes)
+            }
             (Piece::Journal { .. }, None) => unreachable!("every journal piece lies in a span"),
+            (Piece::Hot { .. }, None) => unreachable!("every hot piece was read above"),
         }
     }
     state.borrow().metrics().readbacks.add(1);
@@ -111,6 +133,32 @@ pub async fn load(state: &Rc<RefCell<CoreState>>, plan: ReadPlan, max_record: u3
         end_of_segment: plan.end_of_segment,
         length: plan.length,
     })
+}
+
+/// The bytes of hot chunk `at`: kept from a recent read, or read whole and
+/// checked.
+async fn hot_chunk(state: &Rc<RefCell<CoreState>>, at: HotData) -> Result<Rc<[u8]>, Reply> {
+    if let Some(chunk) = state.borrow().recent_hot(at) {
+        return Ok(chunk);
+    }
+    let Some(files) = state.borrow().hot_files() else {
+        return Err(failed("this core has no hot chunk files".into()));
+    };
+    match files.read(at).await {
+        Ok(bytes) => {
+            let state = &mut state.borrow_mut();
+            state.metrics().readback_bytes.add(bytes.len() as u64);
+            let chunk: Rc<[u8]> = Rc::from(bytes);
+            state.keep_recent_hot(at, chunk.clone());
+            Ok(chunk)
+        }
+        Err(e) => {
+            tracing::error!(%e, "reading a hot chunk back failed");
+            Err(failed(format!(
+                "acknowledged data could not be read back: {e}"
+            )))
+        }
+    }
 }
 
 /// Groups the journal pieces not loaded yet into aligned reads: pieces of

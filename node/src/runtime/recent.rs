@@ -1,4 +1,5 @@
-//! Payloads of journal records read back lately, already verified.
+//! Payloads of journal records (by LSN) or hot chunks (by file and
+//! offset) read back lately, already verified.
 //!
 //! A reader catching up through evicted data asks for one batch record piece
 //! by piece (its reads are smaller than the record). Each piece needs the
@@ -6,23 +7,26 @@
 //! verified payloads makes such a scan read and check each record once.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::rc::Rc;
 
 use spate_journal::Lsn;
 
 /// Bytes of payloads a core keeps.
 pub const RECENT_RECORDS_BYTES: usize = 32 << 20;
+/// Bytes of hot chunks a core keeps (each at most a flush run or a record).
+pub const RECENT_HOT_BYTES: usize = 16 << 20;
 
 #[derive(Debug)]
-pub struct RecentRecords {
+pub struct RecentRecords<K = Lsn> {
     limit: usize,
     bytes: usize,
-    payloads: HashMap<Lsn, Rc<[u8]>>,
+    payloads: HashMap<K, Rc<[u8]>>,
     /// Insertion order, oldest first: the eviction order.
-    order: VecDeque<Lsn>,
+    order: VecDeque<K>,
 }
 
-impl RecentRecords {
+impl<K: Copy + Eq + Hash> RecentRecords<K> {
     pub fn new(limit: usize) -> Self {
         Self {
             limit,
@@ -32,13 +36,13 @@ impl RecentRecords {
         }
     }
 
-    pub fn get(&self, lsn: Lsn) -> Option<Rc<[u8]>> {
+    pub fn get(&self, lsn: K) -> Option<Rc<[u8]>> {
         self.payloads.get(&lsn).cloned()
     }
 
     /// Keeps `payload` of record `lsn`, dropping the oldest kept ones to stay
     /// within the limit. A payload over the limit is not kept.
-    pub fn insert(&mut self, lsn: Lsn, payload: Rc<[u8]>) {
+    pub fn insert(&mut self, lsn: K, payload: Rc<[u8]>) {
         if payload.len() > self.limit || self.payloads.contains_key(&lsn) {
             return;
         }
@@ -62,7 +66,7 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_payloads_within_its_limit() {
-        let mut recent = RecentRecords::new(10);
+        let mut recent: RecentRecords = RecentRecords::new(10);
         recent.insert(1, Rc::from(&b"abcd"[..]));
         recent.insert(2, Rc::from(&b"efgh"[..]));
         recent.insert(3, Rc::from(&b"ij"[..]));

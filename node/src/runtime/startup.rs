@@ -16,6 +16,8 @@ use spate_wire::Limits;
 use super::CoreEvent;
 use super::core::CoreState;
 use super::dispatch::{CoreContext, Forwarded};
+use super::flusher;
+use super::hot_files::HotFiles;
 use super::metrics::{self, CoreMetrics, ScrapeInbox, Scrapers};
 use super::notify::Notify;
 use super::rebuild::rebuild;
@@ -216,6 +218,14 @@ pub async fn core_main(
     let controller_stop = Notify::default();
     let controller =
         glommio::spawn_local(streams::background(ctx.clone(), controller_stop.clone()));
+    let flusher_stop = Notify::default();
+    let flusher = plan.settings.chunk_roll_bytes.map(|roll_bytes| {
+        let settings = flusher::FlushSettings {
+            roll_bytes,
+            min_run_bytes: plan.settings.flush_min_bytes,
+        };
+        glommio::spawn_local(flusher::run(state.clone(), settings, flusher_stop.clone()))
+    });
     let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
     let _ = events.send(CoreEvent::Ready {
         core,
@@ -224,8 +234,12 @@ pub async fn core_main(
     let _ = stop.recv_async().await;
     accepting.signal();
     controller_stop.signal();
+    flusher_stop.signal();
     acceptor.await;
     drop(controller);
+    if let Some(flusher) = flusher {
+        flusher.await;
+    }
     drain(&state).await;
     let summary = state.borrow().describe();
     drop(driver_task);
@@ -267,6 +281,16 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
     );
     let mut state = CoreState::new(plan.core, containers, journal, driver, UNJOURNALED_LIMIT)
         .with_metrics(metrics);
+    if plan.settings.chunk_roll_bytes.is_some() {
+        let dir = plan
+            .settings
+            .data_dir
+            .join("chunks")
+            .join(format!("core-{}", plan.core));
+        let files = HotFiles::open_dir(dir.clone())
+            .map_err(|e| format!("hot chunk directory {}: {e}", dir.display()))?;
+        state = state.with_hot_files(Rc::new(files));
+    }
     state.set_load_window(plan.settings.scale_window_ms);
     Ok(state)
 }

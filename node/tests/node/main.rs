@@ -4,6 +4,7 @@
 
 mod byte_streams;
 mod client;
+mod flusher;
 mod metrics;
 mod overload;
 mod overload_tools;
@@ -400,9 +401,11 @@ fn read_everything(conn: &mut Conn, segment: &str, len: usize) -> Vec<u8> {
 
 #[test]
 fn data_beyond_the_read_cache_is_read_back_from_the_journal() {
-    // 16 MiB of cache over the containers of one core; 40 MiB written.
+    // 16 MiB of cache over the containers of one core; 40 MiB written,
+    // kept in the journal (the flusher's reads are `flusher.rs`'s).
     let sizes = Sizes {
         cache_mib: 16,
+        no_flush: true,
         ..Sizes::default()
     };
     let node = Node::start_sized("cache", 1, sizes);
@@ -463,10 +466,12 @@ fn data_beyond_the_read_cache_is_read_back_from_the_journal() {
 
 #[test]
 fn a_full_journal_refuses_appends_with_a_retryable_error_and_keeps_serving() {
-    // Four 32 MiB journal files: appends stop once two hold data.
+    // Four 32 MiB journal files, nothing flushed out of them: appends stop
+    // once two hold data.
     let sizes = Sizes {
         cache_mib: 16,
         journal_files: 4,
+        no_flush: true,
     };
     let node = Node::start_sized("full", 1, sizes);
     let mut conn = Conn::open(node.cores[0]);

@@ -25,6 +25,7 @@ fn small_node(name: &str) -> Node {
         Sizes {
             cache_mib: 32,
             journal_files: 16,
+            ..Sizes::default()
         },
     )
 }

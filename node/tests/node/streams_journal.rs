@@ -13,6 +13,7 @@ fn streams_that_come_and_go_write_many_journals_worth() {
     let sizes = Sizes {
         cache_mib: 64,
         journal_files: 6,
+        ..Sizes::default()
     };
     let node = Node::start_sized("streams-journal", 1, sizes);
     let client = connect(&node);

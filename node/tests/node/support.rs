@@ -36,6 +36,8 @@ pub struct Extra {
 pub struct Sizes {
     pub cache_mib: u32,
     pub journal_files: u32,
+    /// Keep everything in the journal (`--no-flush`).
+    pub no_flush: bool,
 }
 
 impl Default for Sizes {
@@ -43,6 +45,7 @@ impl Default for Sizes {
         Self {
             cache_mib: 64,
             journal_files: 64,
+            no_flush: false,
         }
     }
 }
@@ -130,6 +133,7 @@ impl Node {
                 "--journal-file-mib",
                 "32",
             ])
+            .args(sizes.no_flush.then_some("--no-flush"))
             .args(&extra.args)
             .envs(extra.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())

@@ -5,10 +5,10 @@ use spate_wire::validate_segment_name;
 use thiserror::Error;
 
 use super::{
-    CHUNK_IN_JOURNAL, CHUNK_INLINE, ChunkRef, ChunkSource, SNAPSHOT_VERSION, SegmentSnapshot,
-    Snapshot,
+    CHUNK_IN_HOT_FILE, CHUNK_IN_JOURNAL, CHUNK_INLINE, ChunkRef, ChunkSource, SNAPSHOT_VERSION,
+    SegmentSnapshot, Snapshot,
 };
-use crate::container::chunks::JournalData;
+use crate::container::chunks::{HotData, JournalData};
 use crate::le_reader::{LeReader as Reader, ShortRead};
 
 /// Why checkpoint bytes (or a snapshot) cannot be restored.
@@ -126,6 +126,12 @@ fn read_chunk(r: &mut Reader<'_>, version: u8) -> Result<ChunkRef, SnapshotError
                 payload_len,
             })
         }
+        CHUNK_IN_HOT_FILE if version >= 3 => ChunkSource::Hot(HotData {
+            file: r.u64()?,
+            file_offset: r.u64()?,
+            len: r.u32()?,
+            crc: r.u32()?,
+        }),
         CHUNK_INLINE => {
             // `take` checks the length against the bytes left: a corrupt
             // length never allocates.

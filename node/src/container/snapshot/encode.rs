@@ -1,7 +1,8 @@
 //! Snapshots → checkpoint bytes. The layout is in the parent module's doc.
 
 use super::{
-    CHUNK_IN_JOURNAL, CHUNK_INLINE, ChunkSource, SNAPSHOT_VERSION, SegmentSnapshot, Snapshot,
+    CHUNK_IN_HOT_FILE, CHUNK_IN_JOURNAL, CHUNK_INLINE, ChunkSource, SNAPSHOT_VERSION,
+    SegmentSnapshot, Snapshot,
 };
 
 /// The checkpoint record of `snapshots`.
@@ -55,6 +56,13 @@ fn put_segment(out: &mut Vec<u8>, segment: &SegmentSnapshot) {
                     out.extend_from_slice(&value.to_le_bytes());
                 }
                 out.extend_from_slice(&at.payload_len.to_le_bytes());
+            }
+            ChunkSource::Hot(at) => {
+                out.push(CHUNK_IN_HOT_FILE);
+                out.extend_from_slice(&at.file.to_le_bytes());
+                out.extend_from_slice(&at.file_offset.to_le_bytes());
+                out.extend_from_slice(&at.len.to_le_bytes());
+                out.extend_from_slice(&at.crc.to_le_bytes());
             }
             ChunkSource::Inline(bytes) => {
                 assert_eq!(

@@ -10,7 +10,7 @@
 //! those records because the node releases only below the oldest record
 //! any chunk names (see [`Snapshot::oldest_lsn`]).
 //!
-//! The format (all integers little-endian), version 2:
+//! The format (all integers little-endian), version 3:
 //!
 //! ```text
 //! checkpoint := version:u8=1  count:u32  container*count
@@ -22,9 +22,12 @@
 //! chunk      := offset:u64 len:u64 kind:u8
 //!               kind 1 (in the journal): lsn:u64 file_seq:u64 file_offset:u64 payload_len:u32
 //!               kind 2 (inline): the chunk's len bytes
+//!               kind 3 (in a hot chunk file, version 3): file:u64 file_offset:u64
+//!                 len:u32 crc:u32
 //! ```
 //!
-//! Version 1 (every chunk in the journal, no kind byte) is still read.
+//! Version 1 (every chunk in the journal, no kind byte) and version 2 (no
+//! hot chunks) are still read.
 //!
 //! The bytes come from disk: decoding checks every bound and returns a typed
 //! [`SnapshotError`]; restoring checks that chunks tile each segment.
@@ -35,16 +38,18 @@ mod encode;
 pub use decode::{SnapshotError, decode_checkpoint};
 pub use encode::encode_checkpoint;
 
-use super::chunks::JournalData;
+use super::chunks::{HotData, JournalData};
 use super::types::{ContainerId, MutationSeq};
 
 /// A chunk kind byte: the bytes are in a journal record.
 const CHUNK_IN_JOURNAL: u8 = 1;
 /// A chunk kind byte: the bytes follow.
 const CHUNK_INLINE: u8 = 2;
+/// A chunk kind byte: the bytes are in a hot chunk file (version 3).
+const CHUNK_IN_HOT_FILE: u8 = 3;
 
-/// The checkpoint format version this build writes (it reads 1 too).
-pub const SNAPSHOT_VERSION: u8 = 2;
+/// The checkpoint format version this build writes (it reads 1 and 2 too).
+pub const SNAPSHOT_VERSION: u8 = 3;
 
 /// One container's state at a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +88,8 @@ pub enum ChunkSource {
     Journal(JournalData),
     /// In the checkpoint itself (a segment kept in memory).
     Inline(bytes::Bytes),
+    /// In a hot chunk file (flushed out of the journal).
+    Hot(HotData),
 }
 
 impl Snapshot {
@@ -93,7 +100,7 @@ impl Snapshot {
             .flat_map(|s| s.chunks.iter())
             .filter_map(|c| match &c.source {
                 ChunkSource::Journal(at) => Some(at.location.lsn),
-                ChunkSource::Inline(_) => None,
+                ChunkSource::Inline(_) | ChunkSource::Hot(_) => None,
             })
             .min()
     }

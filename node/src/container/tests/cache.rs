@@ -50,6 +50,7 @@ impl FakeJournal {
         for piece in &plan.pieces {
             match piece {
                 Piece::Memory(bytes) => out.extend_from_slice(bytes),
+                Piece::Hot { .. } => unreachable!("nothing is flushed here"),
                 Piece::Journal { at, start, len } => {
                     let record = &self.records[&at.location.lsn];
                     assert_eq!(record.len() as u32, at.payload_len);

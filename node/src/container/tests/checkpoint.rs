@@ -49,6 +49,7 @@ impl Journal {
         for piece in pieces {
             match piece {
                 Piece::Memory(bytes) => out.extend_from_slice(bytes),
+                Piece::Hot { .. } => unreachable!("nothing is flushed here"),
                 Piece::Journal { at, start, len } => {
                     let record = &self.records[&at.location.lsn];
                     assert_eq!(at.location, location(at.location.lsn));
@@ -241,7 +242,7 @@ fn segments_kept_in_memory_are_checkpointed_inline_and_never_evicted() {
     // Only the data segment's record holds the journal back.
     assert_eq!(snapshot.oldest_lsn(), Some(4));
     let bytes = encode_checkpoint(std::slice::from_ref(&snapshot));
-    assert_eq!(bytes[0], 2, "format version 2");
+    assert_eq!(bytes[0], 3, "format version 3");
     let decoded = decode_checkpoint(&bytes).expect("decodes");
     assert_eq!(decoded, vec![snapshot]);
     let restored = Container::restore(7, limits(), &decoded[0]).expect("restores");
@@ -277,4 +278,72 @@ fn version_1_checkpoints_still_decode() {
     let decoded = decode_checkpoint(&v1).expect("version 1 decodes");
     assert_eq!(decoded[0].oldest_lsn(), Some(2));
     Container::restore(7, limits(), &decoded[0]).expect("restores");
+}
+
+/// A flushed chunk is named by its hot chunk file extent (kind 3), pinned
+/// here byte for byte, and holds no journal record back.
+#[test]
+fn a_hot_chunk_is_checkpointed_by_its_file_extent() {
+    use super::super::HotData;
+    use super::super::snapshot::{ChunkRef, ChunkSource, SegmentSnapshot};
+    let hot = HotData {
+        file: 0x0102,
+        file_offset: 8192,
+        len: 5,
+        crc: 0xAABB_CCDD,
+    };
+    let snapshot = Snapshot {
+        container: 7,
+        last_seq: 2,
+        segments: vec![SegmentSnapshot {
+            name: "s".into(),
+            sealed: false,
+            created_ms: 1,
+            start_offset: 0,
+            length: 5,
+            last_seq: 2,
+            attributes: vec![],
+            writers: vec![],
+            chunks: vec![ChunkRef {
+                offset: 0,
+                len: 5,
+                source: ChunkSource::Hot(hot),
+            }],
+        }],
+    };
+    assert_eq!(
+        snapshot.oldest_lsn(),
+        None,
+        "a hot chunk holds no record back"
+    );
+    let bytes = encode_checkpoint(std::slice::from_ref(&snapshot));
+    let mut chunk = Vec::new();
+    chunk.extend_from_slice(&0u64.to_le_bytes());
+    chunk.extend_from_slice(&5u64.to_le_bytes());
+    chunk.push(3);
+    chunk.extend_from_slice(&0x0102u64.to_le_bytes());
+    chunk.extend_from_slice(&8192u64.to_le_bytes());
+    chunk.extend_from_slice(&5u32.to_le_bytes());
+    chunk.extend_from_slice(&0xAABB_CCDDu32.to_le_bytes());
+    assert!(bytes.ends_with(&chunk), "kind 3: file, offset, len, crc");
+    assert_eq!(
+        decode_checkpoint(&bytes).expect("decodes"),
+        vec![snapshot.clone()]
+    );
+    let restored = Container::restore(7, limits(), &snapshot).expect("restores");
+    let ReadOutcome::Load(plan) = restored.read("s", 1, 3) else {
+        panic!("a restored hot chunk is read back from its file");
+    };
+    assert_eq!(
+        plan.pieces,
+        vec![Piece::Hot {
+            at: hot,
+            start: 1,
+            len: 3
+        }]
+    );
+    // A version 2 checkpoint may not use kind 3.
+    let mut v2 = bytes.clone();
+    v2[0] = 2;
+    assert!(decode_checkpoint(&v2).is_err());
 }

@@ -116,8 +116,11 @@ pub struct CoreMetrics {
     pub journal_bytes_written: Counter,
     /// Reads completed from journal files (evicted data).
     pub readbacks: Counter,
-    /// Bytes read from journal files for them.
+    /// Bytes read from journal files (and hot chunk files) for them.
     pub readback_bytes: Counter,
+    /// Segment bytes the flusher moved out of the journal into hot chunk
+    /// files.
+    pub flushed_bytes: Counter,
     pub connections_accepted: Counter,
     /// Connections this core holds now (a gauge, kept by increments).
     pub connections_open: Cell<u64>,

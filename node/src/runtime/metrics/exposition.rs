@@ -148,8 +148,14 @@ const FAMILIES: &[Family] = &[
     family(
         "spate_readback_bytes_total",
         Counter,
-        "Bytes read from journal files for read-backs.",
+        "Bytes read from journal and hot chunk files for read-backs.",
         |s| s.readback_bytes,
+    ),
+    family(
+        "spate_flushed_bytes_total",
+        Counter,
+        "Segment bytes moved out of the journal into hot chunk files.",
+        |s| s.flushed_bytes,
     ),
     family(
         "spate_connections_open",

@@ -28,6 +28,7 @@ pub struct CoreSnapshot {
     pub cache_evicted_bytes: u64,
     pub readbacks: u64,
     pub readback_bytes: u64,
+    pub flushed_bytes: u64,
     pub connections_open: u64,
     pub connections_accepted: u64,
     /// By [`Refusal`], in `Refusal::ALL` order.
@@ -68,6 +69,7 @@ impl<S: Storage> CoreState<S> {
             cache_evicted_bytes: evicted,
             readbacks: m.readbacks.get(),
             readback_bytes: m.readback_bytes.get(),
+            flushed_bytes: m.flushed_bytes.get(),
             connections_open: m.connections_open.get(),
             connections_accepted: m.connections_accepted.get(),
             refusals: Refusal::ALL.map(|r| m.refusals(r)),

@@ -1,0 +1,201 @@
+//! Hot chunk files: where the flusher puts segment data it takes out of
+//! the journal (`DATA_DIR/chunks/core-N/ID.chunk`, one core's files per
+//! directory, each file written by one segment's flushes in order).
+//!
+//! What this assumes about the disk: a write with `O_DIRECT | O_DSYNC`
+//! that completed is durable (as the journal's writes); a new file's name
+//! is durable once its directory is synced, which happens before anything
+//! names the file. Every flush starts on a fresh block, so a write never
+//! touches a block holding bytes a checkpoint already names: a torn write
+//! can only damage the flush it belongs to, which nothing names yet.
+//!
+//! A hot chunk is read whole, because its CRC32C covers all of it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use glommio::io::{DmaFile, OpenOptions as DmaOpenOptions};
+use thiserror::Error;
+
+use crate::container::HotData;
+
+/// Every flush starts at a multiple of this (O_DIRECT alignment).
+pub const HOT_BLOCK: u64 = 4096;
+/// Open files kept for reads; past this the cache starts again empty.
+const MAX_OPEN_FILES: usize = 256;
+
+#[derive(Debug, Error)]
+pub enum HotReadError {
+    #[error("hot chunk file {file}: {source}")]
+    Io { file: u64, source: io::Error },
+    #[error("hot chunk file {file}: {got} of {want} bytes at {offset}")]
+    Short {
+        file: u64,
+        offset: u64,
+        got: usize,
+        want: usize,
+    },
+    #[error("hot chunk file {file}: the chunk at {offset} fails its checksum")]
+    Checksum { file: u64, offset: u64 },
+}
+
+/// One core's hot chunk files.
+pub struct HotFiles {
+    dir: PathBuf,
+    next_id: Cell<u64>,
+    /// The files on disk (found at start or created since).
+    on_disk: RefCell<BTreeSet<u64>>,
+    open: RefCell<HashMap<u64, Rc<DmaFile>>>,
+}
+
+impl HotFiles {
+    /// The files of `dir` (created if missing). Blocking: call it before
+    /// the core serves.
+    pub fn open_dir(dir: PathBuf) -> io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        let mut on_disk = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let name = entry?.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".chunk"))
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            else {
+                continue;
+            };
+            on_disk.insert(id);
+        }
+        let next = on_disk.last().map_or(0, |last| last + 1);
+        Ok(Self {
+            dir,
+            next_id: Cell::new(next),
+            on_disk: RefCell::new(on_disk),
+            open: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id:016x}.chunk"))
+    }
+
+    /// The files on disk now.
+    pub fn on_disk(&self) -> Vec<u64> {
+        self.on_disk.borrow().iter().copied().collect()
+    }
+
+    /// Creates a new, empty file and makes its name durable.
+    pub async fn create(&self) -> io::Result<u64> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let file = DmaOpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_DSYNC)
+            .dma_open(self.path(id))
+            .await
+            .map_err(io::Error::from)?;
+        self.on_disk.borrow_mut().insert(id);
+        self.remember(id, Rc::new(file));
+        let dir = self.dir.clone();
+        glommio::executor()
+            .spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))
+            .await?;
+        Ok(id)
+    }
+
+    /// Writes `data` at `offset` (a multiple of [`HOT_BLOCK`]), padded with
+    /// zeros to a whole block; durable when it returns. Returns the bytes
+    /// the file took.
+    pub async fn write(&self, id: u64, offset: u64, data: &[u8]) -> io::Result<u64> {
+        assert_eq!(offset % HOT_BLOCK, 0, "flushes start on a fresh block");
+        let file = self.file(id).await?;
+        let padded = data.len().div_ceil(HOT_BLOCK as usize) * HOT_BLOCK as usize;
+        let mut buf = file.alloc_dma_buffer(padded);
+        let bytes = buf.as_bytes_mut();
+        bytes[..data.len()].copy_from_slice(data);
+        bytes[data.len()..].fill(0);
+        let written = file.write_at(buf, offset).await.map_err(io::Error::from)?;
+        if written != padded {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {written} of {padded} bytes"),
+            ));
+        }
+        Ok(padded as u64)
+    }
+
+    /// The bytes of hot chunk `at`, checked against its CRC32C.
+    pub async fn read(&self, at: HotData) -> Result<Vec<u8>, HotReadError> {
+        let io = |source| HotReadError::Io {
+            file: at.file,
+            source,
+        };
+        let file = self.file(at.file).await.map_err(io)?;
+        let want = at.len as usize;
+        let span = want.div_ceil(HOT_BLOCK as usize) * HOT_BLOCK as usize;
+        let read = file
+            .read_at_aligned(at.file_offset, span)
+            .await
+            .map_err(|e| io(io::Error::from(e)))?;
+        if read.len() < want {
+            return Err(HotReadError::Short {
+                file: at.file,
+                offset: at.file_offset,
+                got: read.len(),
+                want,
+            });
+        }
+        let data = &read[..want];
+        if crc32c::crc32c(data) != at.crc {
+            return Err(HotReadError::Checksum {
+                file: at.file,
+                offset: at.file_offset,
+            });
+        }
+        Ok(data.to_vec())
+    }
+
+    /// Deletes file `id` (nothing names it any more).
+    pub async fn remove(&self, id: u64) -> io::Result<()> {
+        self.open.borrow_mut().remove(&id);
+        let path = self.path(id);
+        let removed = glommio::executor()
+            .spawn_blocking(move || match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            })
+            .await;
+        if removed.is_ok() {
+            self.on_disk.borrow_mut().remove(&id);
+        }
+        removed
+    }
+
+    async fn file(&self, id: u64) -> io::Result<Rc<DmaFile>> {
+        if let Some(file) = self.open.borrow().get(&id) {
+            return Ok(file.clone());
+        }
+        let file = DmaOpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DSYNC)
+            .dma_open(self.path(id))
+            .await
+            .map_err(io::Error::from)?;
+        let file = Rc::new(file);
+        self.remember(id, file.clone());
+        Ok(file)
+    }
+
+    fn remember(&self, id: u64, file: Rc<DmaFile>) {
+        let mut open = self.open.borrow_mut();
+        if open.len() >= MAX_OPEN_FILES {
+            open.clear();
+        }
+        open.insert(id, file);
+    }
+}

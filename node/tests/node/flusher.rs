@@ -1,0 +1,133 @@
+//! The flusher against a real node: a journal far smaller than the data
+//! alive takes it all (the data moves to hot chunk files), every byte reads
+//! back, before and after a kill, and deleting the data deletes the files.
+
+use std::path::Path;
+use std::time::Duration;
+
+use spate_wire::*;
+
+use crate::support::{Conn, Node, Sizes};
+
+fn chunk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(cores) = std::fs::read_dir(dir.join("chunks")) else {
+        return Vec::new();
+    };
+    cores
+        .filter_map(Result::ok)
+        .flat_map(|core| std::fs::read_dir(core.path()).into_iter().flatten())
+        .filter_map(Result::ok)
+        .map(|f| f.path())
+        .collect()
+}
+
+fn payload(segment: usize, event: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ (event as u8) ^ (segment as u8 * 7))
+        .collect()
+}
+
+fn read_all(conn: &mut Conn, segment: &str, len: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        let reply = conn.call(Request::Read(Read {
+            segment: segment.into(),
+            offset: data.len() as u64,
+            max_bytes: 3 << 20,
+            wait_ms: 0,
+        }));
+        let Reply::ReadData(chunk) = reply else {
+            panic!("read of {segment} at {} answered {reply:?}", data.len());
+        };
+        assert!(
+            !chunk.data.is_empty(),
+            "{segment}: no data at {}",
+            data.len()
+        );
+        data.extend_from_slice(&chunk.data);
+    }
+    data
+}
+
+#[test]
+fn a_small_journal_takes_far_more_data_than_it_holds_and_all_of_it_reads_back() {
+    // Four 32 MiB journal files (two can hold data) and 16 MiB of cache;
+    // 320 MiB written over four segments, all kept.
+    let sizes = Sizes {
+        cache_mib: 16,
+        journal_files: 4,
+        no_flush: false,
+    };
+    let node = Node::start_sized("flusher", 1, sizes);
+    let mut conn = Conn::open(node.cores[0]);
+    let segments: Vec<String> = (0..4).map(|i| format!("s/flush/{i}")).collect();
+    for segment in &segments {
+        let reply = conn.call(Request::CreateSegment(CreateSegment {
+            segment: segment.clone(),
+        }));
+        assert!(matches!(reply, Reply::SegmentCreated(_)), "{reply:?}");
+    }
+    let (events, event_len) = (80, 1 << 20);
+    for event in 0..events {
+        for (i, segment) in segments.iter().enumerate() {
+            // Appends may meet a full journal for a moment while the
+            // flusher catches up: that refusal is retryable.
+            let mut attempts = 0;
+            loop {
+                let reply = conn.call(Request::Append(Append {
+                    segment: segment.clone(),
+                    writer_id: 1,
+                    event_number: event as i64,
+                    payload: payload(i, event, event_len),
+                }));
+                match reply {
+                    Reply::Appended(_) => break,
+                    Reply::Error(e) if e.status == StatusCode::StorageFull.code() => {
+                        attempts += 1;
+                        assert!(attempts < 2000, "the journal never made room: {e:?}");
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    other => panic!("append answered {other:?}"),
+                }
+            }
+        }
+    }
+    let expected: Vec<Vec<u8>> = (0..segments.len())
+        .map(|i| (0..events).flat_map(|e| payload(i, e, event_len)).collect())
+        .collect();
+    for (segment, bytes) in segments.iter().zip(&expected) {
+        assert!(
+            read_all(&mut conn, segment, bytes.len()) == *bytes,
+            "{segment} reads back"
+        );
+    }
+    assert!(
+        !chunk_files(&node.dir).is_empty(),
+        "the data went to hot chunk files"
+    );
+    let node = node.kill_and_restart();
+    let mut conn = Conn::open(node.cores[0]);
+    for (segment, bytes) in segments.iter().zip(&expected) {
+        assert!(
+            read_all(&mut conn, segment, bytes.len()) == *bytes,
+            "{segment} reads back after a kill"
+        );
+    }
+    for segment in &segments {
+        let reply = conn.call(Request::Delete(Delete {
+            segment: segment.clone(),
+        }));
+        assert!(matches!(reply, Reply::Deleted(_)), "{reply:?}");
+    }
+    let mut waited = 0;
+    while !chunk_files(&node.dir).is_empty() {
+        waited += 1;
+        assert!(
+            waited < 600,
+            "unused hot chunk files stayed: {:?}",
+            chunk_files(&node.dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(node.terminate().success());
+}
