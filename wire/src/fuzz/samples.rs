@@ -122,6 +122,7 @@ pub fn sample_requests() -> Vec<Request> {
             writer_id: WRITER,
         }
         .into(),
+        CompactNow { drop_hot: true }.into(),
     ]
     .into_iter()
     .chain(super::stream_samples::stream_requests())
@@ -199,6 +200,13 @@ pub fn sample_replies() -> Vec<Reply> {
         WriterState {
             writer_id: WRITER,
             last_event_number: Some(41),
+        }
+        .into(),
+        CompactedNow {
+            flushed_bytes: 1 << 30,
+            tiered_bytes: 7,
+            dropped_files: 2,
+            has_tier: true,
         }
         .into(),
         NoSuchSegment { segment: segment() }.into(),

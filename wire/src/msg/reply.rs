@@ -228,6 +228,7 @@ validate_segment_only!(
 );
 
 no_field_rules!(
+    ArchivedCompactedNow,
     ArchivedSegmentCreated,
     ArchivedAppended,
     ArchivedReadData,
@@ -256,4 +257,18 @@ mod tests {
         assert!(reply.message.chars().all(|c| c == 'é'));
         assert_eq!(reply.retry, RetryAdvice::Retry);
     }
+}
+
+/// What `CompactNow` did on the core that answers.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct CompactedNow {
+    /// Segment bytes moved out of the journal.
+    pub flushed_bytes: u64,
+    /// Hot chunk file bytes stored in the tier.
+    pub tiered_bytes: u64,
+    /// Local hot chunk files deleted (their data is in the tier).
+    pub dropped_files: u64,
+    /// Whether the node has a tier at all.
+    pub has_tier: bool,
 }

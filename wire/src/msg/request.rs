@@ -244,7 +244,7 @@ validate_segment_only!(
     ArchivedGetWriterState
 );
 
-no_field_rules!(ArchivedPing);
+no_field_rules!(ArchivedPing, ArchivedCompactNow);
 
 impl crate::msg::Request {
     /// The segment a request addresses, which decides the container and so
@@ -324,4 +324,16 @@ impl crate::msg::Request {
                 | Request::GetTxnState(_)
         )
     }
+}
+
+/// Asks the core that receives it to move everything it can toward
+/// long-term storage now: flush all durable data out of the journal, close
+/// the hot chunk files being written, store every closed file in the tier
+/// (if the node has one) and, with `drop_hot`, delete the local copies the
+/// tier now holds. For tests, benchmarks and operators; a client sends it
+/// to every core. Answer: `CompactedNow` once done.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct CompactNow {
+    pub drop_hot: bool,
 }
