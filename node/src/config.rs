@@ -55,6 +55,20 @@ pub struct Args {
     /// once; small runs make reads of history smaller).
     #[arg(long)]
     pub flush_min_kib: Option<u64>,
+    /// A tier directory (repeat once per failure domain: an HDD mount, an
+    /// NFS export): closed hot chunk files are stored there erasure-coded.
+    /// The order is the tier's; keep it across restarts.
+    #[arg(long = "tier-dir", value_name = "DIR")]
+    #[serde(rename = "tier_dirs")]
+    pub tier_dir: Vec<PathBuf>,
+    /// The tier's erasure code, K+M: K data and M parity cells per stripe
+    /// (default 4+2); needs at least K+M tier directories.
+    #[arg(long, value_name = "K+M")]
+    pub ec: Option<String>,
+    /// MiB of hot chunk files the node keeps on its data disk once the tier
+    /// holds them too (default 16384); past it the oldest local copies go.
+    #[arg(long)]
+    pub hot_budget_mib: Option<u64>,
     /// Keep all data in the journal (no flusher): the journal must then
     /// hold everything alive. For journal-only benchmarks and tests.
     #[arg(long)]
@@ -97,6 +111,12 @@ pub struct Settings {
     pub chunk_roll_bytes: Option<u64>,
     /// Shorter runs wait for more data while the journal has room.
     pub flush_min_bytes: u64,
+    /// The tier's directories (none: data stays in hot chunk files).
+    pub tier_dirs: Vec<PathBuf>,
+    /// The tier's erasure code (K, M).
+    pub ec: (u8, u8),
+    /// Local hot chunk bytes kept once the tier holds them, node-wide.
+    pub hot_budget_bytes: u64,
     pub spin_us: u64,
     pub scale_window_ms: u64,
     pub retention_interval_ms: u64,
@@ -138,6 +158,20 @@ const DEFAULT_RETENTION_INTERVAL_SECS: u64 = 300;
 const DEFAULT_CHUNK_ROLL_MIB: u64 = 64;
 /// A run of at least 1 MiB makes a catch-up read one long extent.
 const DEFAULT_FLUSH_MIN_KIB: u64 = 1024;
+const DEFAULT_HOT_BUDGET_MIB: u64 = 16 << 10;
+
+/// `K+M`, as `--ec` takes it.
+fn parse_ec(text: &str) -> Result<(u8, u8), ConfigError> {
+    let bad = || ConfigError::Invalid {
+        setting: "--ec",
+        message: format!("{text:?}: expected K+M, e.g. 4+2"),
+    };
+    let (k, m) = text.split_once('+').ok_or_else(bad)?;
+    Ok((
+        k.trim().parse().map_err(|_| bad())?,
+        m.trim().parse().map_err(|_| bad())?,
+    ))
+}
 
 impl Settings {
     pub fn resolve(args: Args) -> Result<Self, ConfigError> {
@@ -183,6 +217,17 @@ impl Settings {
                 .or(file.flush_min_kib)
                 .unwrap_or(DEFAULT_FLUSH_MIN_KIB)
                 .saturating_mul(1024),
+            tier_dirs: if args.tier_dir.is_empty() {
+                file.tier_dir
+            } else {
+                args.tier_dir
+            },
+            ec: parse_ec(args.ec.as_deref().or(file.ec.as_deref()).unwrap_or("4+2"))?,
+            hot_budget_bytes: args
+                .hot_budget_mib
+                .or(file.hot_budget_mib)
+                .unwrap_or(DEFAULT_HOT_BUDGET_MIB)
+                .saturating_mul(MIB),
             spin_us: args.spin_us.or(file.spin_us).unwrap_or(DEFAULT_SPIN_US),
             scale_window_ms: args
                 .scale_window_secs
@@ -247,6 +292,23 @@ impl Settings {
         }
         if self.chunk_roll_bytes.is_some_and(|b| b < 4 * MIB) {
             return invalid("--chunk-roll-mib", "must be at least 4".into());
+        }
+        if !self.tier_dirs.is_empty() && self.chunk_roll_bytes.is_none() {
+            return invalid(
+                "--tier-dir",
+                "the tier stores hot chunk files; it needs the flusher (drop --no-flush)".into(),
+            );
+        }
+        let (k, m) = self.ec;
+        if !self.tier_dirs.is_empty() && self.tier_dirs.len() < usize::from(k) + usize::from(m) {
+            return invalid(
+                "--tier-dir",
+                format!(
+                    "--ec {k}+{m} needs at least {} tier directories, {} given",
+                    usize::from(k) + usize::from(m),
+                    self.tier_dirs.len()
+                ),
+            );
         }
         if self.scale_window_ms == 0 {
             return invalid("--scale-window-secs", "must be at least 1".into());

@@ -42,6 +42,14 @@ impl Container {
         self.durable.replace_with_hot(segment, run, hot, data)
     }
 
+    /// Whether `segment` is sealed and none of its data waits in the journal
+    /// (its hot chunk file gets nothing more).
+    pub fn sealed_and_flushed(&self, segment: &str) -> bool {
+        self.durable
+            .get(segment)
+            .is_some_and(|s| s.sealed && s.data.flush_run(u64::MAX).is_none())
+    }
+
     /// Adds every hot chunk file this container's data lies in to `out`.
     pub fn hot_files(&self, out: &mut HashSet<u64>) {
         for (_, segment) in self.durable.segments() {

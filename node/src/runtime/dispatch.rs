@@ -33,12 +33,17 @@ pub struct CoreContext {
     pub index: usize,
     /// The controller: the streams whose metadata logs this core owns.
     pub streams: StreamService,
+    /// This core's flusher, for `CompactNow` (none with `--no-flush`).
+    pub compactions: Option<flume::Sender<super::flusher::CompactJob>>,
 }
 
 impl CoreContext {
     /// Serves a segment, scope or stream request on the core that owns its
     /// routing segment (the stream's log for a stream request).
     pub async fn serve(&self, request: Request) -> Reply {
+        if let Request::CompactNow(compact) = request {
+            return self.compact_now(compact.drop_hot).await;
+        }
         if !request.is_stream_request() {
             // Metadata sizes may be looked at (`GetInfo`), never anything else.
             if let Some(segment) = request.segment()
@@ -88,6 +93,26 @@ impl CoreContext {
             return serve_local(&self.state, container, request).await;
         }
         self.forward(owner, container, request).await
+    }
+
+    /// Has this core's flusher flush, close, store and (with `drop_hot`)
+    /// drop local copies now.
+    async fn compact_now(&self, drop_hot: bool) -> Reply {
+        let Some(compactions) = &self.compactions else {
+            return error(
+                StatusCode::InvalidArgument,
+                "this node runs with --no-flush: its data stays in the journal",
+            );
+        };
+        let (reply, done) = flume::bounded(1);
+        let job = super::flusher::CompactJob { drop_hot, reply };
+        if compactions.send_async(job).await.is_err() {
+            return error(StatusCode::ShuttingDown, "the flusher stopped");
+        }
+        match done.recv_async().await {
+            Ok(compacted) => Reply::CompactedNow(compacted),
+            Err(_) => error(StatusCode::ShuttingDown, "the flusher stopped"),
+        }
     }
 
     /// Hands `request` to core `owner` and waits for its reply.

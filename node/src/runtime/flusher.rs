@@ -16,6 +16,12 @@
 //! reads of history small), unless the journal is short of room: then
 //! everything goes.
 //!
+//! With a tier, each closed file (rolled, or its segment sealed and fully
+//! flushed) is stored there in pieces, and once whole, its local copy may
+//! go: when the core's local files pass its share of `--hot-budget-mib`
+//! (oldest first), or at once on `CompactNow { drop_hot }`. A full tier
+//! directory makes storing wait (and say so); the data stays local.
+//!
 //! Files no chunk names any more (their data truncated, deleted, or never
 //! switched to) are deleted. That is safe even before a checkpoint records
 //! the change: a chunk stops naming a file only through a durable
@@ -33,6 +39,7 @@ use super::core::CoreState;
 use super::hot_files::HotFiles;
 use super::notify::Notify;
 use super::readback;
+use super::tier_service::StoreError;
 use crate::container::{ContainerId, FlushRun, HotData, Piece, ReadPlan};
 
 /// How the flusher sizes its work.
@@ -42,7 +49,20 @@ pub struct FlushSettings {
     pub roll_bytes: u64,
     /// Shorter runs wait for more data while the journal has room.
     pub min_run_bytes: u64,
+    /// Local bytes of files the tier holds whole that this core keeps.
+    pub hot_budget_bytes: u64,
 }
+
+/// A `CompactNow` for this core's flusher.
+pub struct CompactJob {
+    pub drop_hot: bool,
+    pub reply: flume::Sender<spate_wire::CompactedNow>,
+}
+
+/// Bytes of a closed file stored in the tier per commit: several stripes,
+/// because each commit rewrites the object's manifest in every directory
+/// and syncs them (`docs/tier.md`).
+const STORE_PIECE_BYTES: u64 = 16 << 20;
 
 /// The longest run written at once.
 const MAX_RUN_BYTES: u64 = 4 << 20;
@@ -63,16 +83,25 @@ struct Candidate {
 }
 
 /// Runs the flusher of one core until `stop`.
-pub async fn run(state: Rc<RefCell<CoreState>>, settings: FlushSettings, stop: Notify) {
+pub async fn run(
+    state: Rc<RefCell<CoreState>>,
+    settings: FlushSettings,
+    compactions: flume::Receiver<CompactJob>,
+    stop: Notify,
+) {
     let Some(files) = state.borrow().hot_files() else {
         return;
     };
+    if let Err(error) = files.load_stored().await {
+        tracing::warn!(%error, "could not list what the tier holds; stored files are stored again");
+    }
     let mut flusher = Flusher {
         state,
         files,
         settings,
         writing: HashMap::new(),
         last_collect: Instant::now(),
+        tier_full: false,
     };
     loop {
         let stopped = futures_lite::future::or(
@@ -93,8 +122,15 @@ pub async fn run(state: Rc<RefCell<CoreState>>, settings: FlushSettings, stop: N
             tracing::warn!(core = flusher.state.borrow().index, %error, "flushing failed; the data stays in the journal and the flusher retries");
             glommio::timer::sleep(FAILURE_PAUSE).await;
         }
+        if let Ok(job) = compactions.try_recv() {
+            let done = flusher.compact(job.drop_hot).await;
+            let _ = job.reply.send_async(done).await;
+        }
         if flusher.last_collect.elapsed() >= COLLECT_EVERY {
             flusher.collect().await;
+            if let Err(error) = flusher.store_closed(false).await {
+                tracing::warn!(%error, "storing hot chunk files in the tier failed; retrying");
+            }
             flusher.last_collect = Instant::now();
         }
     }
@@ -107,16 +143,30 @@ struct Flusher {
     /// Each segment's current file and the bytes written to it.
     writing: HashMap<String, (u64, u64)>,
     last_collect: Instant,
+    /// A tier directory was full at the last try (said once).
+    tier_full: bool,
+}
+
+/// What one `store_closed` did.
+#[derive(Default)]
+struct Stored {
+    bytes: u64,
+    dropped: u64,
 }
 
 impl Flusher {
     async fn round(&mut self) -> Result<(), String> {
+        self.round_of(None).await.map(drop)
+    }
+
+    /// One round; `min` overrides the run minimum. Returns the bytes moved.
+    async fn round_of(&mut self, min: Option<u64>) -> Result<u64, String> {
         let mut flushed = 0;
         while flushed < ROUND_BYTES {
-            let min = if self.state.borrow().journal_pressed() {
-                0
-            } else {
-                self.settings.min_run_bytes
+            let min = match min {
+                Some(min) => min,
+                None if self.state.borrow().journal_pressed() => 0,
+                None => self.settings.min_run_bytes,
             };
             let Some(candidate) = self.state.borrow().next_flush(min, MAX_RUN_BYTES) else {
                 break;
@@ -126,7 +176,115 @@ impl Flusher {
         if flushed > 0 {
             self.state.borrow_mut().flushed(flushed);
         }
-        Ok(())
+        Ok(flushed)
+    }
+
+    /// `CompactNow`: flush everything durable, close every file, store the
+    /// closed ones and, with `drop_hot`, drop the local copies stored.
+    async fn compact(&mut self, drop_hot: bool) -> spate_wire::CompactedNow {
+        let mut flushed = 0;
+        loop {
+            match self.round_of(Some(0)).await {
+                Ok(0) => break,
+                Ok(bytes) => flushed += bytes,
+                Err(error) => {
+                    tracing::warn!(%error, "flushing for CompactNow failed");
+                    break;
+                }
+            }
+        }
+        self.writing.clear();
+        self.collect().await;
+        let stored = match self.store_closed(drop_hot).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%error, "storing for CompactNow failed");
+                Stored::default()
+            }
+        };
+        spate_wire::CompactedNow {
+            flushed_bytes: flushed,
+            tiered_bytes: stored.bytes,
+            dropped_files: stored.dropped,
+            has_tier: self.files.tier().is_some(),
+        }
+    }
+
+    /// Stores every closed, named local file in the tier, then drops the
+    /// local copies of stored files the budget (or `drop_all`) lets go.
+    async fn store_closed(&mut self, drop_all: bool) -> Result<Stored, String> {
+        let mut done = Stored::default();
+        let Some(tier) = self.files.tier().cloned() else {
+            return Ok(done);
+        };
+        let named = self.state.borrow().hot_files_named();
+        let open: HashSet<u64> = self.writing.values().map(|&(file, _)| file).collect();
+        let core = self.state.borrow().index;
+        let mut local = Vec::new();
+        for file in self.files.on_disk() {
+            let len = self
+                .files
+                .local_len(file)
+                .map_err(|e| format!("hot chunk file {file}: {e}"))?;
+            local.push((file, len));
+            if !named.contains(&file) || open.contains(&file) {
+                continue;
+            }
+            let mut stored = self.files.stored(file);
+            while stored < len {
+                let piece = STORE_PIECE_BYTES.min(len - stored);
+                let data = self
+                    .files
+                    .read_raw(file, stored, piece as usize)
+                    .await
+                    .map_err(|e| format!("reading hot chunk file {file}: {e}"))?;
+                let name = super::tier_service::object_name(core, file);
+                match tier.store(name, stored, data).await {
+                    Ok(end) => {
+                        done.bytes += end - stored;
+                        stored = end;
+                        self.files.set_stored(file, end);
+                        self.tier_full = false;
+                    }
+                    Err(StoreError::NoSpace(reason)) => {
+                        if !std::mem::replace(&mut self.tier_full, true) {
+                            tracing::warn!(%reason, "a tier directory is full: storing waits, the data stays in hot chunk files");
+                        }
+                        return Ok(done);
+                    }
+                    Err(StoreError::Failed(reason)) => return Err(reason),
+                }
+            }
+        }
+        done.dropped = self.drop_stored(&local, &open, drop_all).await?;
+        Ok(done)
+    }
+
+    /// Drops local copies of files the tier holds whole, oldest first,
+    /// while the local files pass the budget (all of them if `drop_all`).
+    async fn drop_stored(
+        &mut self,
+        local: &[(u64, u64)],
+        open: &HashSet<u64>,
+        drop_all: bool,
+    ) -> Result<u64, String> {
+        let mut total: u64 = local.iter().map(|&(_, len)| len).sum();
+        let mut dropped = 0;
+        for &(file, len) in local {
+            if !drop_all && total <= self.settings.hot_budget_bytes {
+                break;
+            }
+            if open.contains(&file) || self.files.stored(file) < len || len == 0 {
+                continue;
+            }
+            self.files
+                .drop_local(file)
+                .await
+                .map_err(|e| format!("dropping hot chunk file {file}: {e}"))?;
+            total -= len;
+            dropped += 1;
+        }
+        Ok(dropped)
     }
 
     /// Writes one run to its segment's file and switches its chunks there.
@@ -206,18 +364,20 @@ impl Flusher {
     /// Deletes the files nothing names any more, and forgets the current
     /// file of segments that are gone.
     async fn collect(&mut self) {
+        // A segment gone, or sealed with everything flushed, writes no more:
+        // its file is closed (and, with a tier, stored).
         let live: HashSet<String> = {
             let state = self.state.borrow();
             self.writing
                 .keys()
-                .filter(|s| state.has_durable_segment(s))
+                .filter(|s| state.has_durable_segment(s) && !state.sealed_and_flushed(s))
                 .cloned()
                 .collect()
         };
         self.writing.retain(|segment, _| live.contains(segment));
         let mut named = self.state.borrow().hot_files_named();
         named.extend(self.writing.values().map(|&(file, _)| file));
-        for file in self.files.on_disk() {
+        for file in self.files.known() {
             if named.contains(&file) {
                 continue;
             }
@@ -289,5 +449,11 @@ impl<S: Storage> CoreState<S> {
 
     fn has_durable_segment(&self, segment: &str) -> bool {
         self.containers.values().any(|c| c.has_segment(segment))
+    }
+
+    fn sealed_and_flushed(&self, segment: &str) -> bool {
+        self.containers
+            .values()
+            .any(|c| c.sealed_and_flushed(segment))
     }
 }

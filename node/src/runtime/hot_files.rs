@@ -10,6 +10,10 @@
 //! can only damage the flush it belongs to, which nothing names yet.
 //!
 //! A hot chunk is read whole, because its CRC32C covers all of it.
+//!
+//! With a tier, a closed file is also stored there (object `core-N/ID`,
+//! same bytes at the same offsets); once stored, the local copy may be
+//! dropped, and reads of its extents go to the tier.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -20,6 +24,7 @@ use std::rc::Rc;
 use glommio::io::{DmaFile, OpenOptions as DmaOpenOptions};
 use thiserror::Error;
 
+use super::tier_service::{TierHandle, object_name};
 use crate::container::HotData;
 
 /// Every flush starts at a multiple of this (O_DIRECT alignment).
@@ -40,6 +45,10 @@ pub enum HotReadError {
     },
     #[error("hot chunk file {file}: the chunk at {offset} fails its checksum")]
     Checksum { file: u64, offset: u64 },
+    #[error("hot chunk file {file}: not on the data disk, and the tier read failed: {reason}")]
+    Tier { file: u64, reason: String },
+    #[error("hot chunk file {file} is neither on the data disk nor in the tier")]
+    Missing { file: u64 },
 }
 
 /// One core's hot chunk files.
@@ -49,12 +58,16 @@ pub struct HotFiles {
     /// The files on disk (found at start or created since).
     on_disk: RefCell<BTreeSet<u64>>,
     open: RefCell<HashMap<u64, Rc<DmaFile>>>,
+    core: usize,
+    tier: Option<TierHandle>,
+    /// Bytes of each file the tier holds (from its start).
+    stored: RefCell<HashMap<u64, u64>>,
 }
 
 impl HotFiles {
     /// The files of `dir` (created if missing). Blocking: call it before
     /// the core serves.
-    pub fn open_dir(dir: PathBuf) -> io::Result<Self> {
+    pub fn open_dir(dir: PathBuf, core: usize, tier: Option<TierHandle>) -> io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let mut on_disk = BTreeSet::new();
         for entry in std::fs::read_dir(&dir)? {
@@ -74,7 +87,84 @@ impl HotFiles {
             next_id: Cell::new(next),
             on_disk: RefCell::new(on_disk),
             open: RefCell::new(HashMap::new()),
+            core,
+            tier,
+            stored: RefCell::new(HashMap::new()),
         })
+    }
+
+    pub fn tier(&self) -> Option<&TierHandle> {
+        self.tier.as_ref()
+    }
+
+    /// Learns what the tier already holds of this core's files (after a
+    /// start), and makes sure new ids never reuse a stored one.
+    pub async fn load_stored(&self) -> Result<(), String> {
+        let Some(tier) = &self.tier else {
+            return Ok(());
+        };
+        let listed = tier.list(self.core).await?;
+        let mut stored = self.stored.borrow_mut();
+        for (file, end) in listed {
+            stored.insert(file, end);
+            if file >= self.next_id.get() {
+                self.next_id.set(file + 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file known: on the data disk, in the tier, or both.
+    pub fn known(&self) -> BTreeSet<u64> {
+        let mut all = self.on_disk.borrow().clone();
+        all.extend(self.stored.borrow().keys().copied());
+        all
+    }
+
+    pub fn is_local(&self, id: u64) -> bool {
+        self.on_disk.borrow().contains(&id)
+    }
+
+    /// Bytes of file `id` the tier holds.
+    pub fn stored(&self, id: u64) -> u64 {
+        self.stored.borrow().get(&id).copied().unwrap_or(0)
+    }
+
+    pub fn set_stored(&self, id: u64, end: u64) {
+        self.stored.borrow_mut().insert(id, end);
+    }
+
+    /// The length of local file `id`.
+    pub fn local_len(&self, id: u64) -> io::Result<u64> {
+        std::fs::metadata(self.path(id)).map(|m| m.len())
+    }
+
+    /// `len` bytes of local file `id` at `offset` (block-aligned), as they
+    /// are on disk (for storing in the tier: the extents carry their CRCs).
+    pub async fn read_raw(&self, id: u64, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let file = self.file(id).await?;
+        let read = file
+            .read_at_aligned(offset, len)
+            .await
+            .map_err(io::Error::from)?;
+        if read.len() < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("short read: {} of {len} bytes", read.len()),
+            ));
+        }
+        Ok(read[..len].to_vec())
+    }
+
+    /// Deletes the local copy of a file the tier holds whole.
+    pub async fn drop_local(&self, id: u64) -> io::Result<()> {
+        self.open.borrow_mut().remove(&id);
+        let path = self.path(id);
+        glommio::executor()
+            .spawn_blocking(move || std::fs::remove_file(&path))
+            .await?;
+        self.on_disk.borrow_mut().remove(&id);
+        Ok(())
     }
 
     fn path(&self, id: u64) -> PathBuf {
@@ -128,8 +218,36 @@ impl HotFiles {
         Ok(padded as u64)
     }
 
-    /// The bytes of hot chunk `at`, checked against its CRC32C.
+    /// The bytes of hot chunk `at`, checked against its CRC32C: from the
+    /// data disk, or from the tier once the local copy is gone.
     pub async fn read(&self, at: HotData) -> Result<Vec<u8>, HotReadError> {
+        if self.is_local(at.file) {
+            return self.read_local(at).await;
+        }
+        let (Some(tier), true) = (&self.tier, self.stored(at.file) > 0) else {
+            return Err(HotReadError::Missing { file: at.file });
+        };
+        let data = tier
+            .read(
+                object_name(self.core, at.file),
+                at.file_offset,
+                at.len as usize,
+            )
+            .await
+            .map_err(|reason| HotReadError::Tier {
+                file: at.file,
+                reason,
+            })?;
+        if crc32c::crc32c(&data) != at.crc {
+            return Err(HotReadError::Checksum {
+                file: at.file,
+                offset: at.file_offset,
+            });
+        }
+        Ok(data)
+    }
+
+    async fn read_local(&self, at: HotData) -> Result<Vec<u8>, HotReadError> {
         let io = |source| HotReadError::Io {
             file: at.file,
             source,
@@ -159,8 +277,17 @@ impl HotFiles {
         Ok(data.to_vec())
     }
 
-    /// Deletes file `id` (nothing names it any more).
+    /// Deletes file `id` (nothing names it any more): the local copy and
+    /// the tier's.
     pub async fn remove(&self, id: u64) -> io::Result<()> {
+        if let Some(tier) = &self.tier
+            && self.stored.borrow().contains_key(&id)
+        {
+            tier.delete(object_name(self.core, id))
+                .await
+                .map_err(io::Error::other)?;
+            self.stored.borrow_mut().remove(&id);
+        }
         self.open.borrow_mut().remove(&id);
         let path = self.path(id);
         let removed = glommio::executor()

@@ -26,6 +26,7 @@ mod signals;
 mod startup;
 mod storage;
 mod streams;
+mod tier_service;
 
 use std::net::TcpListener as StdListener;
 use std::os::fd::IntoRawFd;
@@ -67,6 +68,33 @@ pub(crate) enum CoreEvent {
     Signal,
 }
 
+/// The node's tier, if it has directories; says which way it goes.
+fn start_tier(settings: &Settings) -> Result<Option<tier_service::TierHandle>, StartError> {
+    if settings.chunk_roll_bytes.is_none() {
+        tracing::info!("--no-flush: all data stays in the journal");
+        return Ok(None);
+    }
+    if settings.tier_dirs.is_empty() {
+        tracing::info!(
+            "no --tier-dir: flushed data stays in hot chunk files on the data disk (not erasure-coded)"
+        );
+        return Ok(None);
+    }
+    let (k, m) = settings.ec;
+    let config = spate_tier::TierConfig {
+        k,
+        m,
+        ..spate_tier::TierConfig::default()
+    };
+    let tier = tier_service::start(&settings.tier_dirs, config).map_err(StartError::Tier)?;
+    tracing::info!(
+        dirs = settings.tier_dirs.len(),
+        ec = %format!("{k}+{m}"),
+        "closed hot chunk files go to the erasure-coded tier"
+    );
+    Ok(Some(tier))
+}
+
 pub fn run(settings: Settings) -> Result<Stopped, StartError> {
     let superblock =
         Superblock::load_or_init(&settings.data_dir, settings.cores, settings.containers)?;
@@ -80,7 +108,8 @@ pub fn run(settings: Settings) -> Result<Stopped, StartError> {
         .collect();
     signals::block_termination_signals();
     let (events, inbox) = mpsc::channel();
-    let plan = startup::Plan::new(&settings, &superblock, ports.clone());
+    let tier = start_tier(&settings)?;
+    let plan = startup::Plan::new(&settings, &superblock, ports.clone()).with_tier(tier);
     let (stops, handles) = spawn_cores(&plan, listeners, &events)?;
     let waiting = wait_until_ready(&inbox, settings.cores)?;
     if let Some(error) = waiting {

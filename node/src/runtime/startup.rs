@@ -24,6 +24,7 @@ use super::rebuild::rebuild;
 use super::server::{NodeFacts, accept_loop};
 use super::storage::GlommioStorage;
 use super::streams::{self, ControllerSettings, StreamService};
+use super::tier_service::TierHandle;
 use crate::config::Settings;
 use crate::container::{ContainerId, ContainerLimits};
 use crate::superblock::Superblock;
@@ -60,6 +61,8 @@ pub enum StartError {
     Core(String),
     #[error(transparent)]
     Metrics(#[from] metrics::MetricsError),
+    #[error("{0}")]
+    Tier(String),
 }
 
 /// Everything a core needs to start, shared by all cores.
@@ -74,6 +77,7 @@ pub struct Plan {
     /// Where each core answers metrics scrapes, and the scraper's side.
     scrape_inboxes: Vec<ScrapeInbox>,
     scrapers: Scrapers,
+    tier: Option<TierHandle>,
 }
 
 /// The part of a plan that moves onto one core's thread.
@@ -87,6 +91,7 @@ pub struct CorePlan {
     inbox: flume::Receiver<Forwarded>,
     scrapes: ScrapeInbox,
     core: usize,
+    tier: Option<TierHandle>,
 }
 
 impl Plan {
@@ -106,6 +111,7 @@ impl Plan {
             inboxes: (0..cores).map(|_| flume::bounded(INBOX)).collect(),
             scrape_inboxes,
             scrapers,
+            tier: None,
         }
     }
 
@@ -130,7 +136,14 @@ impl Plan {
             inbox: self.inboxes[core].1.clone(),
             scrapes: self.scrape_inboxes[core].clone(),
             core,
+            tier: self.tier.clone(),
         }
+    }
+
+    /// Stores closed hot chunk files in `tier`, if any.
+    pub fn with_tier(mut self, tier: Option<TierHandle>) -> Self {
+        self.tier = tier;
+        self
     }
 }
 
@@ -185,7 +198,10 @@ pub async fn core_main(
             return;
         }
     };
+    let (compact_tx, compact_rx) = flume::bounded(COMPACTIONS_QUEUED);
+    let flushing = plan.settings.chunk_roll_bytes.is_some();
     let ctx = Rc::new(CoreContext {
+        compactions: flushing.then_some(compact_tx),
         state: state.clone(),
         containers: plan.containers,
         container_cores: Rc::new(plan.container_cores.clone()),
@@ -223,8 +239,10 @@ pub async fn core_main(
         let settings = flusher::FlushSettings {
             roll_bytes,
             min_run_bytes: plan.settings.flush_min_bytes,
+            hot_budget_bytes: plan.settings.hot_budget_bytes / plan.settings.cores as u64,
         };
-        glommio::spawn_local(flusher::run(state.clone(), settings, flusher_stop.clone()))
+        let stop = flusher_stop.clone();
+        glommio::spawn_local(flusher::run(state.clone(), settings, compact_rx, stop))
     });
     let acceptor = glommio::spawn_local(accept_loop(listener, ctx, facts, accepting.clone()));
     let _ = events.send(CoreEvent::Ready {
@@ -245,6 +263,9 @@ pub async fn core_main(
     drop(driver_task);
     let _ = events.send(CoreEvent::Stopped { core, summary });
 }
+
+/// `CompactNow` requests a core queues for its flusher; more wait their turn.
+const COMPACTIONS_QUEUED: usize = 4;
 
 /// How often a core tries again to prepare a journal file after the disk
 /// refused one.
@@ -287,7 +308,7 @@ fn recover(plan: &CorePlan, driver: Notify) -> Result<CoreState, String> {
             .data_dir
             .join("chunks")
             .join(format!("core-{}", plan.core));
-        let files = HotFiles::open_dir(dir.clone())
+        let files = HotFiles::open_dir(dir.clone(), plan.core, plan.tier.clone())
             .map_err(|e| format!("hot chunk directory {}: {e}", dir.display()))?;
         state = state.with_hot_files(Rc::new(files));
     }

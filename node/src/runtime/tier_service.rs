@@ -1,0 +1,226 @@
+//! The node's erasure-coded tier (`spate_tier`), served by threads of its
+//! own: the library does blocking file I/O, which must never run on a
+//! core. One writer thread stores and deletes (the library wants one
+//! writer); two reader threads serve reads alongside it. Cores talk to
+//! them through bounded queues and wait for the answer asynchronously.
+//!
+//! What a core stores is a *closed* hot chunk file, as the object
+//! `core-N/ID` (its bytes at the same offsets), so a chunk that names the
+//! file extent finds its bytes in the tier once the local copy is gone.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use spate_tier::fs::real::RealDir;
+use spate_tier::{CommitError, ReadError, Tier, TierConfig};
+
+/// Jobs queued per kind before a core waits to queue more.
+const QUEUE: usize = 64;
+const READERS: usize = 2;
+
+/// The tier's object for hot chunk file `file` of core `core`.
+pub fn object_name(core: usize, file: u64) -> String {
+    format!("core-{core}/{file:016x}")
+}
+
+/// The hot chunk file an object name stands for, if it is core `core`'s.
+pub fn file_of(core: usize, name: &str) -> Option<u64> {
+    let hex = name.strip_prefix(&format!("core-{core}/"))?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// Why a store did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A tier directory is full: storing waits; the data stays local.
+    #[error("a tier directory is full: {0}")]
+    NoSpace(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+enum WriteJob {
+    Store {
+        name: String,
+        offset: u64,
+        data: Vec<u8>,
+        reply: flume::Sender<Result<u64, StoreError>>,
+    },
+    Delete {
+        name: String,
+        reply: flume::Sender<Result<(), String>>,
+    },
+    /// Where each object of a core ends (what is already stored).
+    List {
+        core: usize,
+        reply: flume::Sender<Result<Vec<(u64, u64)>, String>>,
+    },
+}
+
+struct ReadJob {
+    name: String,
+    offset: u64,
+    len: usize,
+    reply: flume::Sender<Result<Vec<u8>, String>>,
+}
+
+/// A core's way to the tier (cheap to clone).
+#[derive(Clone)]
+pub struct TierHandle {
+    writes: flume::Sender<WriteJob>,
+    reads: flume::Sender<ReadJob>,
+}
+
+/// Opens the tier over `dirs` with `config` and starts its threads.
+pub fn start(dirs: &[PathBuf], config: TierConfig) -> Result<TierHandle, String> {
+    let real = dirs
+        .iter()
+        .map(|d| RealDir::new(d).map_err(|e| format!("tier directory {}: {e}", d.display())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tier = Tier::open(real, config).map_err(|e| format!("tier: {e}"))?;
+    let tier = Arc::new(RwLock::new(tier));
+    let (writes, write_jobs) = flume::bounded(QUEUE);
+    let (reads, read_jobs) = flume::bounded(QUEUE);
+    let writer = tier.clone();
+    std::thread::Builder::new()
+        .name("spate-tier-write".into())
+        .spawn(move || serve_writes(&writer, &write_jobs))
+        .map_err(|e| format!("starting the tier's writer: {e}"))?;
+    for i in 0..READERS {
+        let (reader, jobs) = (tier.clone(), read_jobs.clone());
+        std::thread::Builder::new()
+            .name(format!("spate-tier-read-{i}"))
+            .spawn(move || serve_reads(&reader, &jobs))
+            .map_err(|e| format!("starting the tier's readers: {e}"))?;
+    }
+    Ok(TierHandle { writes, reads })
+}
+
+impl TierHandle {
+    /// Stores `data` as object `name` from `offset` (where it ends now).
+    /// Returns where the object ends after.
+    pub async fn store(&self, name: String, offset: u64, data: Vec<u8>) -> Result<u64, StoreError> {
+        let (reply, answer) = flume::bounded(1);
+        let job = WriteJob::Store {
+            name,
+            offset,
+            data,
+            reply,
+        };
+        self.writes
+            .send_async(job)
+            .await
+            .map_err(|_| StoreError::Failed("the tier's writer stopped".into()))?;
+        answer
+            .recv_async()
+            .await
+            .map_err(|_| StoreError::Failed("the tier's writer stopped".into()))?
+    }
+
+    pub async fn delete(&self, name: String) -> Result<(), String> {
+        let (reply, answer) = flume::bounded(1);
+        self.writes
+            .send_async(WriteJob::Delete { name, reply })
+            .await
+            .map_err(|_| "the tier's writer stopped".to_string())?;
+        answer
+            .recv_async()
+            .await
+            .map_err(|_| "the tier's writer stopped".to_string())?
+    }
+
+    /// Core `core`'s objects: (file, bytes stored).
+    pub async fn list(&self, core: usize) -> Result<Vec<(u64, u64)>, String> {
+        let (reply, answer) = flume::bounded(1);
+        self.writes
+            .send_async(WriteJob::List { core, reply })
+            .await
+            .map_err(|_| "the tier's writer stopped".to_string())?;
+        answer
+            .recv_async()
+            .await
+            .map_err(|_| "the tier's writer stopped".to_string())?
+    }
+
+    /// `len` bytes of object `name` at `offset`, every byte verified (or
+    /// reconstructed from verified cells), or an error and no bytes.
+    pub async fn read(&self, name: String, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+        let (reply, answer) = flume::bounded(1);
+        let job = ReadJob {
+            name,
+            offset,
+            len,
+            reply,
+        };
+        self.reads
+            .send_async(job)
+            .await
+            .map_err(|_| "the tier's readers stopped".to_string())?;
+        answer
+            .recv_async()
+            .await
+            .map_err(|_| "the tier's readers stopped".to_string())?
+    }
+}
+
+fn serve_writes(tier: &RwLock<Tier<RealDir>>, jobs: &flume::Receiver<WriteJob>) {
+    while let Ok(job) = jobs.recv() {
+        let mut tier = tier.write().unwrap_or_else(|p| p.into_inner());
+        match job {
+            WriteJob::Store {
+                name,
+                offset,
+                data,
+                reply,
+            } => {
+                let stored =
+                    tier.append(&name, offset, &data)
+                        .map(|r| r.end)
+                        .map_err(|e| match e {
+                            CommitError::NoSpace(fs) => StoreError::NoSpace(fs.to_string()),
+                            other => StoreError::Failed(other.to_string()),
+                        });
+                let _ = reply.send(stored);
+            }
+            WriteJob::Delete { name, reply } => {
+                let _ = reply.send(tier.delete(&name).map(drop).map_err(|e| e.to_string()));
+            }
+            WriteJob::List { core, reply } => {
+                let (names, damage) = tier.segments();
+                for d in damage {
+                    tracing::warn!(?d, "tier manifest damage found while listing");
+                }
+                let listed = names
+                    .iter()
+                    .filter_map(|name| {
+                        let file = file_of(core, name)?;
+                        let manifest = tier.manifest(name).ok().flatten()?;
+                        (!manifest.deleted).then_some((file, manifest.end))
+                    })
+                    .collect();
+                let _ = reply.send(Ok(listed));
+            }
+        }
+    }
+}
+
+fn serve_reads(tier: &RwLock<Tier<RealDir>>, jobs: &flume::Receiver<ReadJob>) {
+    while let Ok(job) = jobs.recv() {
+        let tier = tier.read().unwrap_or_else(|p| p.into_inner());
+        let read = match tier.read(&job.name, job.offset, job.len) {
+            Ok(outcome) => {
+                for damage in &outcome.damage {
+                    tracing::warn!(object = %job.name, %damage, "tier read met damage and reconstructed around it; run `spate tier repair`");
+                }
+                Ok(outcome.data)
+            }
+            Err(error) => {
+                if matches!(error, ReadError::Unrecoverable { .. }) {
+                    tracing::error!(object = %job.name, %error, "tier data is damaged past its parity");
+                }
+                Err(error.to_string())
+            }
+        };
+        let _ = job.reply.send(read);
+    }
+}
