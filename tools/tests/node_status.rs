@@ -1,6 +1,7 @@
-//! `spate node status` against a real node started with `--metrics`: the
-//! JSON parses and shows the appends made. Rates are not asserted (they
-//! depend on timing); counts are.
+//! Commands that talk to a running node: `spate node status` against a node
+//! started with `--metrics` (the JSON parses and shows the appends made;
+//! rates are not asserted, they depend on timing; counts are), and `spate
+//! tier compact --now` against a node with tier directories.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -35,6 +36,10 @@ struct Node {
 
 impl Node {
     fn start(name: &str) -> Node {
+        Self::start_with(name, &[])
+    }
+
+    fn start_with(name: &str, extra: &[String]) -> Node {
         // Not /tmp: it may be tmpfs, which refuses O_DIRECT.
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spate-tools-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -51,6 +56,7 @@ impl Node {
             ])
             .args(["--journal-file-mib", "32", "--journal-files", "8"])
             .args(["--metrics", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -159,4 +165,65 @@ fn node_status_without_a_node_says_what_to_do() {
     let none = spate(&["node", "status"]);
     assert_eq!(none.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&none.stderr).contains("SPATE_METRICS"));
+}
+
+#[test]
+fn tier_compact_now_moves_the_data_into_the_tier() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("spate-tools-tier-dirs");
+    let _ = std::fs::remove_dir_all(&root);
+    let dirs: Vec<PathBuf> = (0..3).map(|i| root.join(format!("d{i}"))).collect();
+    let mut extra = vec!["--ec".to_string(), "2+1".into()];
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).expect("tier dir");
+        extra.extend(["--tier-dir".into(), dir.display().to_string()]);
+    }
+    let node = Node::start_with("compact", &extra);
+    let client = Client::connect(node.core0, ClientOptions::default()).expect("connects");
+    client.create_segment("t/c/0").wait().expect("created");
+    let writer = client.segment_writer("t/c/0", 5).expect("writer");
+    let acks: Vec<_> = (0..8)
+        .map(|i| writer.append(vec![i as u8; 256 << 10]))
+        .collect();
+    for ack in acks {
+        assert!(matches!(
+            ack.wait().expect("acknowledged"),
+            AppendOutcome::Appended(_)
+        ));
+    }
+    let addr = node.core0.to_string();
+    let out = spate(&["tier", "compact", "--now", "--node", &addr, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(done["has_tier"], true);
+    // The flusher may have moved the data before the request came.
+    assert!(
+        done["cores"][0]["flushed_bytes"].as_u64().is_some(),
+        "{done}"
+    );
+    assert!(
+        done["cores"][0]["tiered_bytes"].as_u64() >= Some(2 << 20),
+        "{done}"
+    );
+    assert!(
+        done["cores"][0]["dropped_files"].as_u64() >= Some(1),
+        "{done}"
+    );
+    let mut status_args = vec!["tier", "status", "--json"];
+    let dir_args: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    for dir in &dir_args {
+        status_args.extend(["--tier-dir", dir.as_str()]);
+    }
+    let status = spate(&status_args);
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    let tier: serde_json::Value = serde_json::from_slice(&status.stdout).expect("one JSON object");
+    assert_eq!(tier["healthy"], true, "{tier}");
+    assert_eq!(
+        tier["segments"], 1,
+        "the node's one file is one object: {tier}"
+    );
+    assert!(tier["data_bytes"].as_u64() >= Some(2 << 20), "{tier}");
+    let without = spate(&["tier", "compact", "--node", &addr]);
+    assert_eq!(without.status.code(), Some(2), "--now is required");
+    drop(node);
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -28,6 +28,8 @@ pub(crate) enum Route {
     Segment(String),
     /// To the core the client first connected to.
     Bootstrap,
+    /// To this core (a request about the core itself).
+    Core(u16),
 }
 
 /// Whether a call may be sent again after it may have been applied.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod call;
+mod compact;
 mod read_once;
 
 pub use admin::{
@@ -158,6 +159,7 @@ impl ClientInner {
         match route {
             Route::Segment(segment) => self.connection_for(segment),
             Route::Bootstrap => self.connection_to(self.bootstrap_core),
+            Route::Core(core) => self.connection_to(*core),
         }
     }
 

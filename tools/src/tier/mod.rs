@@ -1,8 +1,10 @@
 //! `spate tier status|scrub|repair`: the erasure-coded tier's directories,
 //! offline, through the tier library (`spate-tier`). Scrub and status only
 //! read; repair rewrites what a directory should hold, so it must not run
-//! while a node writes to the same tier.
+//! while a node writes to the same tier. `spate tier compact --now` asks a
+//! running node to move its data into the tier at once.
 
+mod compact;
 mod open;
 mod progress;
 mod report;
@@ -26,6 +28,9 @@ pub enum TierCommand {
     /// Rebuilds what directories should hold from the others (exit 1 if
     /// something could not be rebuilt). Not while a node writes the tier.
     Repair(RepairArgs),
+    /// Asks a running node (--node) to flush its journals, store its hot
+    /// chunk files in the tier and drop the local copies, now.
+    Compact(compact::CompactArgs),
 }
 
 #[derive(Args)]
@@ -73,6 +78,7 @@ pub fn run(command: TierCommand) -> anyhow::Result<Outcome> {
         TierCommand::Status(args) => status(&args),
         TierCommand::Scrub(args) => scrub(&args),
         TierCommand::Repair(args) => repair(&args),
+        TierCommand::Compact(args) => compact::compact(&args),
     }
 }
 
