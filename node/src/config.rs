@@ -69,6 +69,13 @@ pub struct Args {
     /// holds them too (default 16384); past it the oldest local copies go.
     #[arg(long)]
     pub hot_budget_mib: Option<u64>,
+    /// MiB/s the background scrubber reads from the tier at most, verifying
+    /// every cell (default 32; 0 turns it off).
+    #[arg(long)]
+    pub scrub_mib_per_s: Option<u64>,
+    /// Hours between two scrub passes over the whole tier (default 24).
+    #[arg(long)]
+    pub scrub_every_hours: Option<f64>,
     /// Keep all data in the journal (no flusher): the journal must then
     /// hold everything alive. For journal-only benchmarks and tests.
     #[arg(long)]
@@ -117,6 +124,9 @@ pub struct Settings {
     pub ec: (u8, u8),
     /// Local hot chunk bytes kept once the tier holds them, node-wide.
     pub hot_budget_bytes: u64,
+    /// The tier scrubber's rate (0: off) and pause between passes.
+    pub scrub_bytes_per_s: u64,
+    pub scrub_every: std::time::Duration,
     pub spin_us: u64,
     pub scale_window_ms: u64,
     pub retention_interval_ms: u64,
@@ -159,6 +169,8 @@ const DEFAULT_CHUNK_ROLL_MIB: u64 = 64;
 /// A run of at least 1 MiB makes a catch-up read one long extent.
 const DEFAULT_FLUSH_MIN_KIB: u64 = 1024;
 const DEFAULT_HOT_BUDGET_MIB: u64 = 16 << 10;
+/// A slow, steady pass: a few percent of an HDD's bandwidth.
+const DEFAULT_SCRUB_MIB_PER_S: u64 = 32;
 
 /// `K+M`, as `--ec` takes it.
 fn parse_ec(text: &str) -> Result<(u8, u8), ConfigError> {
@@ -228,6 +240,21 @@ impl Settings {
                 .or(file.hot_budget_mib)
                 .unwrap_or(DEFAULT_HOT_BUDGET_MIB)
                 .saturating_mul(MIB),
+            scrub_bytes_per_s: args
+                .scrub_mib_per_s
+                .or(file.scrub_mib_per_s)
+                .unwrap_or(DEFAULT_SCRUB_MIB_PER_S)
+                .saturating_mul(MIB),
+            scrub_every: std::time::Duration::try_from_secs_f64(
+                args.scrub_every_hours
+                    .or(file.scrub_every_hours)
+                    .unwrap_or(24.0)
+                    * 3600.0,
+            )
+            .map_err(|_| ConfigError::Invalid {
+                setting: "--scrub-every-hours",
+                message: "must be a positive number of hours".into(),
+            })?,
             spin_us: args.spin_us.or(file.spin_us).unwrap_or(DEFAULT_SPIN_US),
             scale_window_ms: args
                 .scale_window_secs

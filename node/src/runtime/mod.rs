@@ -86,7 +86,11 @@ fn start_tier(settings: &Settings) -> Result<Option<tier_service::TierHandle>, S
         m,
         ..spate_tier::TierConfig::default()
     };
-    let tier = tier_service::start(&settings.tier_dirs, config).map_err(StartError::Tier)?;
+    let scrub = tier_service::ScrubSettings {
+        bytes_per_s: settings.scrub_bytes_per_s,
+        every: settings.scrub_every,
+    };
+    let tier = tier_service::start(&settings.tier_dirs, config, scrub).map_err(StartError::Tier)?;
     tracing::info!(
         dirs = settings.tier_dirs.len(),
         ec = %format!("{k}+{m}"),

@@ -4,15 +4,30 @@
 //! writer); two reader threads serve reads alongside it. Cores talk to
 //! them through bounded queues and wait for the answer asynchronously.
 //!
+//! A scrubber thread verifies every stored object in the background, one
+//! object at a time (so stores are never held up for long), at a bounded
+//! rate, and logs any damage it finds (reads rebuild around it; `spate tier
+//! repair` fixes it).
+//!
 //! What a core stores is a *closed* hot chunk file, as the object
 //! `core-N/ID` (its bytes at the same offsets), so a chunk that names the
 //! file extent finds its bytes in the tier once the local copy is gone.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use spate_tier::fs::real::RealDir;
-use spate_tier::{CommitError, ReadError, Tier, TierConfig};
+use spate_tier::{CommitError, ReadError, Scope, ScrubEvent, Tier, TierConfig};
+
+/// How the background scrubber paces itself.
+#[derive(Clone, Copy, Debug)]
+pub struct ScrubSettings {
+    /// Shard bytes read per second at most (0: no scrubbing).
+    pub bytes_per_s: u64,
+    /// Pause between two passes over everything.
+    pub every: Duration,
+}
 
 /// Jobs queued per kind before a core waits to queue more.
 const QUEUE: usize = 64;
@@ -72,7 +87,11 @@ pub struct TierHandle {
 }
 
 /// Opens the tier over `dirs` with `config` and starts its threads.
-pub fn start(dirs: &[PathBuf], config: TierConfig) -> Result<TierHandle, String> {
+pub fn start(
+    dirs: &[PathBuf],
+    config: TierConfig,
+    scrub: ScrubSettings,
+) -> Result<TierHandle, String> {
     let real = dirs
         .iter()
         .map(|d| RealDir::new(d).map_err(|e| format!("tier directory {}: {e}", d.display())))
@@ -93,7 +112,47 @@ pub fn start(dirs: &[PathBuf], config: TierConfig) -> Result<TierHandle, String>
             .spawn(move || serve_reads(&reader, &jobs))
             .map_err(|e| format!("starting the tier's readers: {e}"))?;
     }
+    if scrub.bytes_per_s > 0 {
+        let scrubbed = tier.clone();
+        std::thread::Builder::new()
+            .name("spate-tier-scrub".into())
+            .spawn(move || scrub_forever(&scrubbed, scrub))
+            .map_err(|e| format!("starting the tier's scrubber: {e}"))?;
+    }
     Ok(TierHandle { writes, reads })
+}
+
+/// Passes over every object, one at a time, then waits `every`.
+fn scrub_forever(tier: &RwLock<Tier<RealDir>>, settings: ScrubSettings) {
+    loop {
+        std::thread::sleep(settings.every);
+        let (names, _) = tier.read().unwrap_or_else(|p| p.into_inner()).segments();
+        let (mut stripes, mut damaged) = (0u64, 0u64);
+        for name in &names {
+            let tier = tier.read().unwrap_or_else(|p| p.into_inner());
+            let mut observe = |event: ScrubEvent<'_>| match event {
+                ScrubEvent::Stripe { .. } => stripes += 1,
+                ScrubEvent::Damage(damage) => {
+                    damaged += 1;
+                    tracing::warn!(object = %name, %damage, "scrub found damage; reads rebuild around it, `spate tier repair` fixes it");
+                }
+                ScrubEvent::Unrecoverable { stripe, .. } => {
+                    damaged += 1;
+                    tracing::error!(object = %name, stripe, "scrub found a stripe damaged past its parity");
+                }
+            };
+            let scope = Scope::Segment(name);
+            if let Err(error) = tier.scrub(scope, Some(settings.bytes_per_s), &mut observe) {
+                tracing::warn!(object = %name, %error, "scrubbing an object failed");
+            }
+        }
+        tracing::info!(
+            objects = names.len(),
+            stripes,
+            damaged,
+            "tier scrub pass done"
+        );
+    }
 }
 
 impl TierHandle {

@@ -35,6 +35,8 @@ pub struct Launch {
     pub cache_mib: u32,
     /// `RUST_LOG` for the node (its default is `info`).
     pub log_filter: Option<String>,
+    /// More flags.
+    pub args: Vec<String>,
 }
 
 impl Default for Launch {
@@ -46,6 +48,7 @@ impl Default for Launch {
             journal_files: 8,
             cache_mib: 16,
             log_filter: None,
+            args: Vec::new(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl FaultyNode {
             .args(["--cores", "1", "--journal-file-mib", "32"])
             .args(["--journal-files", &launch.journal_files.to_string()])
             .args(["--cache-mib", &launch.cache_mib.to_string()])
+            .args(&launch.args)
             .env_remove(FAULTS)
             .stdout(Stdio::piped())
             .stderr(log_file(&dir));
