@@ -51,6 +51,17 @@ pub enum HotReadError {
     Missing { file: u64 },
 }
 
+/// What a core's hot chunk files take, for metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HotUsage {
+    pub local_files: u64,
+    pub local_bytes: u64,
+    /// Bytes of this core's files the tier holds.
+    pub tier_bytes: u64,
+    /// Local bytes not in the tier yet (only with a tier).
+    pub tier_backlog_bytes: u64,
+}
+
 /// One core's hot chunk files.
 pub struct HotFiles {
     dir: PathBuf,
@@ -112,6 +123,25 @@ impl HotFiles {
             }
         }
         Ok(())
+    }
+
+    /// What the files take now (one `stat` per local file).
+    pub fn usage(&self) -> HotUsage {
+        let stored = self.stored.borrow();
+        let mut usage = HotUsage {
+            tier_bytes: stored.values().sum(),
+            ..HotUsage::default()
+        };
+        for &id in self.on_disk.borrow().iter() {
+            let len = self.local_len(id).unwrap_or(0);
+            usage.local_files += 1;
+            usage.local_bytes += len;
+            if self.tier.is_some() {
+                let held = stored.get(&id).copied().unwrap_or(0);
+                usage.tier_backlog_bytes += len.saturating_sub(held);
+            }
+        }
+        usage
     }
 
     /// Every file known: on the data disk, in the tier, or both.

@@ -158,6 +158,30 @@ const FAMILIES: &[Family] = &[
         |s| s.flushed_bytes,
     ),
     family(
+        "spate_hot_files",
+        Gauge,
+        "Hot chunk files this core keeps on the data disk.",
+        |s| s.hot_files,
+    ),
+    family(
+        "spate_hot_bytes",
+        Gauge,
+        "Bytes of the hot chunk files this core keeps on the data disk.",
+        |s| s.hot_bytes,
+    ),
+    family(
+        "spate_tier_bytes",
+        Gauge,
+        "Bytes of this core's hot chunk files the erasure-coded tier holds.",
+        |s| s.tier_bytes,
+    ),
+    family(
+        "spate_tier_backlog_bytes",
+        Gauge,
+        "Bytes of local hot chunk files not stored in the tier yet (0 without a tier).",
+        |s| s.tier_backlog_bytes,
+    ),
+    family(
         "spate_connections_open",
         Gauge,
         "Client connections this core holds.",

@@ -29,6 +29,10 @@ pub struct CoreSnapshot {
     pub readbacks: u64,
     pub readback_bytes: u64,
     pub flushed_bytes: u64,
+    pub hot_files: u64,
+    pub hot_bytes: u64,
+    pub tier_bytes: u64,
+    pub tier_backlog_bytes: u64,
     pub connections_open: u64,
     pub connections_accepted: u64,
     /// By [`Refusal`], in `Refusal::ALL` order.
@@ -50,6 +54,7 @@ impl<S: Storage> CoreState<S> {
             evicted += stats.evicted_bytes;
         }
         let max_files = u64::from(self.journal.config().max_files);
+        let hot = self.hot_files().map(|f| f.usage()).unwrap_or_default();
         CoreSnapshot {
             core: self.index,
             append_requests: m.append_requests.get(),
@@ -70,6 +75,10 @@ impl<S: Storage> CoreState<S> {
             readbacks: m.readbacks.get(),
             readback_bytes: m.readback_bytes.get(),
             flushed_bytes: m.flushed_bytes.get(),
+            hot_files: hot.local_files,
+            hot_bytes: hot.local_bytes,
+            tier_bytes: hot.tier_bytes,
+            tier_backlog_bytes: hot.tier_backlog_bytes,
             connections_open: m.connections_open.get(),
             connections_accepted: m.connections_accepted.get(),
             refusals: Refusal::ALL.map(|r| m.refusals(r)),
