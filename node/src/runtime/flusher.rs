@@ -92,8 +92,9 @@ pub async fn run(
     let Some(files) = state.borrow().hot_files() else {
         return;
     };
-    if let Err(error) = files.load_stored().await {
-        tracing::warn!(%error, "could not list what the tier holds; stored files are stored again");
+    // New files never take the id of one a chunk names (local or stored).
+    for file in state.borrow().hot_files_named() {
+        files.ids_after(file);
     }
     let mut flusher = Flusher {
         state,
@@ -102,7 +103,9 @@ pub async fn run(
         writing: HashMap::new(),
         last_collect: Instant::now(),
         tier_full: false,
+        tier_listed: false,
     };
+    flusher.list_tier().await;
     loop {
         let stopped = futures_lite::future::or(
             async {
@@ -145,6 +148,9 @@ struct Flusher {
     last_collect: Instant,
     /// A tier directory was full at the last try (said once).
     tier_full: bool,
+    /// Whether the tier's objects of this core are known (until they are,
+    /// nothing is stored, dropped or collected: an object could be missed).
+    tier_listed: bool,
 }
 
 /// What one `store_closed` did.
@@ -210,6 +216,20 @@ impl Flusher {
         }
     }
 
+    /// Learns what the tier holds of this core's files (no tier: nothing).
+    async fn list_tier(&mut self) {
+        if self.tier_listed || self.files.tier().is_none() {
+            self.tier_listed = true;
+            return;
+        }
+        match self.files.load_stored().await {
+            Ok(()) => self.tier_listed = true,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the tier's objects yet; storing and collection wait")
+            }
+        }
+    }
+
     /// Stores every closed, named local file in the tier, then drops the
     /// local copies of stored files the budget (or `drop_all`) lets go.
     async fn store_closed(&mut self, drop_all: bool) -> Result<Stored, String> {
@@ -217,6 +237,10 @@ impl Flusher {
         let Some(tier) = self.files.tier().cloned() else {
             return Ok(done);
         };
+        self.list_tier().await;
+        if !self.tier_listed {
+            return Ok(done);
+        }
         let named = self.state.borrow().hot_files_named();
         let open: HashSet<u64> = self.writing.values().map(|&(file, _)| file).collect();
         let core = self.state.borrow().index;
@@ -364,6 +388,10 @@ impl Flusher {
     /// Deletes the files nothing names any more, and forgets the current
     /// file of segments that are gone.
     async fn collect(&mut self) {
+        self.list_tier().await;
+        if !self.tier_listed {
+            return;
+        }
         // A segment gone, or sealed with everything flushed, writes no more:
         // its file is closed (and, with a tier, stored).
         let live: HashSet<String> = {

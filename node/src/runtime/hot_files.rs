@@ -108,6 +108,13 @@ impl HotFiles {
         self.tier.as_ref()
     }
 
+    /// Makes sure new ids come after `id` (a file a chunk names).
+    pub fn ids_after(&self, id: u64) {
+        if id >= self.next_id.get() {
+            self.next_id.set(id + 1);
+        }
+    }
+
     /// Learns what the tier already holds of this core's files (after a
     /// start), and makes sure new ids never reuse a stored one.
     pub async fn load_stored(&self) -> Result<(), String> {
@@ -252,9 +259,16 @@ impl HotFiles {
     /// data disk, or from the tier once the local copy is gone.
     pub async fn read(&self, at: HotData) -> Result<Vec<u8>, HotReadError> {
         if self.is_local(at.file) {
-            return self.read_local(at).await;
+            match self.read_local(at).await {
+                // Dropped meanwhile (its data is in the tier): read it there.
+                Err(HotReadError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound && self.tier.is_some() => {}
+                other => return other,
+            }
         }
-        let (Some(tier), true) = (&self.tier, self.stored(at.file) > 0) else {
+        // Not local: the tier has it, whether or not this core has listed
+        // the tier yet (a chunk names only files that were written whole).
+        let Some(tier) = &self.tier else {
             return Err(HotReadError::Missing { file: at.file });
         };
         let data = tier
