@@ -27,13 +27,14 @@ pub fn run(
     args: &ReadArgs,
     workload: &Workload,
     stream: &StreamName,
+    readers: Option<usize>,
     progress: ProgressMode,
 ) -> anyhow::Result<ReadReport> {
     let floor = crate::append::measure_plain_floor(&args.floor_dir, progress)?;
     let client = Client::connect(args.node.as_str(), ClientOptions::default())
         .with_context(|| format!("connecting to {}", args.node))?;
     let created = create_stream(&client, stream, workload.segments)?;
-    let result = fill_and_read(args, workload, stream, &client, progress);
+    let result = fill_and_read(args, workload, stream, &client, readers, progress);
     if created && !args.keep {
         let removed = client
             .seal_stream(stream)
@@ -74,6 +75,7 @@ fn fill_and_read(
     workload: &Workload,
     stream: &StreamName,
     client: &Client,
+    readers: Option<usize>,
     progress: ProgressMode,
 ) -> anyhow::Result<(Delivered, Prefill, usize)> {
     let mut prefill = fill(client, stream, workload, args.prefill_mib << 20, progress)?;
@@ -90,7 +92,7 @@ fn fill_and_read(
     }
     let (delivered, readers) = match args.via {
         Via::Group => {
-            let readers = args.readers.unwrap_or(workload.segments.clamp(1, 4)).max(1);
+            let readers = readers.unwrap_or(workload.segments.clamp(1, 4)).max(1);
             (read_group(client, stream, &info, readers)?, readers)
         }
         Via::Segments => (
@@ -160,8 +162,10 @@ fn fill(
     })
 }
 
-/// A group of `readers` readers, from the head to the tail cut in `info`.
-fn read_group(
+/// A group of `readers` readers, from the head to the tail cut in `info`
+/// (`spate-bench read --from-start`, and workloads with catch-up
+/// consumers once their producers are done).
+pub(crate) fn read_group(
     client: &Client,
     stream: &StreamName,
     info: &StreamInfo,
@@ -273,6 +277,7 @@ fn empty() -> Delivered {
         payload_bytes: 0,
         seconds: 0.0,
         latency: Latencies::new(),
+        undelivered: 0,
     }
 }
 

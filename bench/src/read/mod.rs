@@ -89,6 +89,10 @@ pub struct ReadReport {
     /// long each `read_next_event` (or segment read) took.
     pub latency_us: LatencySummary,
     pub latency_samples: u64,
+    /// Tail: events written that no reader had received when reading
+    /// stopped (the drain waits up to 30 s after the writers are done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undelivered: Option<u64>,
     /// Tail: the same events' append ack latency (intended send time to
     /// ack).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,8 +159,9 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.floor_dir)
         .with_context(|| format!("creating {}", args.floor_dir.display()))?;
     let progress = ProgressMode::choose(args.progress);
+    let readers = args.readers;
     let report = if args.from_start {
-        catchup::run(args, &workload, &stream, progress)?
+        catchup::run(args, &workload, &stream, readers, progress)?
     } else {
         if workload.event_bytes.min() < tail::STAMP_BYTES {
             bail!(
@@ -167,7 +172,13 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
         if workload.rate_per_s().is_none() {
             bail!("tail reads run at a fixed --rate (catch-up reads are --from-start)");
         }
-        tail::run(args, &workload, &stream, progress)?
+        tail::run(
+            args,
+            &workload,
+            &stream,
+            readers.unwrap_or(1).max(1),
+            progress,
+        )?
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -183,6 +194,9 @@ pub(crate) struct Delivered {
     pub payload_bytes: u64,
     pub seconds: f64,
     pub latency: crate::stats::Latencies,
+    /// Tail: events written (warm-up included) that no reader had received
+    /// when reading stopped (0 for catch-up, which reads to a fixed end).
+    pub undelivered: u64,
 }
 
 impl ReadReport {
@@ -209,6 +223,7 @@ impl ReadReport {
             read_mb_per_s: round3(mb_per_s),
             latency_us: latency,
             latency_samples: delivered.latency.len(),
+            undelivered: ack.is_some().then_some(delivered.undelivered),
             ratio: ReadRatio {
                 floor: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
                 read_vs_seq_read: ratio(mb_per_s, floor.seq_read_mb_per_s),
