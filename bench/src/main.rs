@@ -204,12 +204,12 @@ fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<16} {:>9} {:>8} {:>22} {:>8} {:>8}  description",
-        "name", "producers", "segments", "event bytes", "rate", "seconds"
+        "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12}  description",
+        "name", "producers", "segments", "event bytes", "rate", "seconds", "consumers"
     );
     for w in &all {
         println!(
-            "{:<16} {:>9} {:>8} {:>22} {:>8} {:>8}  {}",
+            "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12}  {}",
             w.name,
             w.producers,
             w.segments,
@@ -219,6 +219,10 @@ fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
                 None => "max".into(),
             },
             w.seconds,
+            match w.consumers {
+                0 => "-".to_string(),
+                n => format!("{n} {}", w.consumer_mode.name()),
+            },
             w.description
         );
     }

@@ -13,7 +13,20 @@
 //! seconds = 10                  # measured
 //! warmup = 1                    # run before measuring, not counted
 //! window = 4096                 # events in flight at most (rate = "max")
+//! stream = "bench/mixed"        # Spate only: through the event writer to this stream
+//! keys = 0                      # with stream: routing keys, round robin (0: unkeyed)
+//! consumers = 2                 # with stream: readers of one reader group (0: none)
+//! consumer_mode = "tail"        # or "catch-up"
 //! ```
+//!
+//! Consumers read the stream the producers write, as readers of one reader
+//! group (Spate only, so `stream` is required). `tail`: they read while
+//! the producers write, each event stamped with its intended send time, and
+//! the report adds delivery latency (intended send time to delivery) and
+//! what they read per second. `catch-up`: the producers write first, then
+//! the consumers read the stream from its head to where the writing ended
+//! as fast as they can, and the report adds the read MB/s and its ratio to
+//! the floor's sequential read.
 
 use std::fmt;
 use std::path::Path;
@@ -22,6 +35,9 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+/// The most readers a workload's group may have (each is a thread).
+pub const MAX_CONSUMERS: usize = 256;
 
 /// One workload, complete: every field has a value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,6 +71,34 @@ pub struct Workload {
     /// With `stream`: spread events over this many routing keys, round
     /// robin (0: unkeyed).
     pub keys: u64,
+    /// With `stream`: readers of one reader group reading what the
+    /// producers write (0: nobody reads).
+    pub consumers: usize,
+    /// How the consumers read: at the tail while the producers write, or
+    /// from the head once they are done.
+    pub consumer_mode: ConsumerMode,
+}
+
+/// How a workload's consumers read (`consumer_mode`, `--consumer-mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerMode {
+    /// While the producers write, from the stream's tail: delivery latency.
+    #[default]
+    Tail,
+    /// After the producers are done, from the stream's head: read MB/s.
+    #[serde(alias = "catchup")]
+    #[value(alias = "catchup")]
+    CatchUp,
+}
+
+impl ConsumerMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tail => "tail",
+            Self::CatchUp => "catch-up",
+        }
+    }
 }
 
 impl Default for Workload {
@@ -71,6 +115,8 @@ impl Default for Workload {
             window: 4096,
             stream: None,
             keys: 0,
+            consumers: 0,
+            consumer_mode: ConsumerMode::Tail,
         }
     }
 }
@@ -125,6 +171,36 @@ event_bytes = "100:70,1KiB:25,64KiB:5"
 rate = 2000
 seconds = 10
 warmup = 1
+"#,
+    ),
+    (
+        "tail-2-consumers",
+        r#"name = "tail-2-consumers"
+description = "1 KiB events at 2,000/s through the event writer to a stream of 4 segments, read at once by 2 consumers of a reader group: delivery latency beside ack latency"
+producers = 1
+segments = 4
+event_bytes = 1024
+rate = 2000
+seconds = 10
+warmup = 1
+stream = "bench/tail-2-consumers"
+consumers = 2
+consumer_mode = "tail"
+"#,
+    ),
+    (
+        "catchup-4-consumers",
+        r#"name = "catchup-4-consumers"
+description = "4 KiB events at 25,000/s (about 1 GB in 10 s) to a stream of 4 segments, then read from its head by 4 consumers of a reader group: read MB/s against the floor's sequential read"
+producers = 2
+segments = 4
+event_bytes = 4096
+rate = 25000
+seconds = 10
+warmup = 0
+stream = "bench/catchup-4-consumers"
+consumers = 4
+consumer_mode = "catch-up"
 "#,
     ),
 ];
@@ -185,6 +261,26 @@ impl Workload {
             bail!("warmup must be zero or more seconds, not {}", self.warmup);
         }
         self.event_bytes.validate()?;
+        if self.consumers > 0 {
+            if self.stream.is_none() {
+                bail!(
+                    "consumers read through a reader group: they need stream = \"SCOPE/NAME\" \
+                     (--stream; Spate only)"
+                );
+            }
+            if self.consumers > MAX_CONSUMERS {
+                bail!("consumers: at most {MAX_CONSUMERS}, not {}", self.consumers);
+            }
+            if self.consumer_mode == ConsumerMode::Tail
+                && self.event_bytes.min() < crate::read::STAMP_BYTES
+            {
+                bail!(
+                    "tail consumers stamp each event with its send time: event_bytes must be at \
+                     least {} bytes",
+                    crate::read::STAMP_BYTES
+                );
+            }
+        }
         Ok(())
     }
 
@@ -500,6 +596,14 @@ pub struct WorkloadFlags {
     /// unkeyed].
     #[arg(long)]
     pub keys: Option<u64>,
+    /// With --stream: readers of one reader group reading what the
+    /// producers write [default: 0, nobody reads].
+    #[arg(long)]
+    pub consumers: Option<usize>,
+    /// How --consumers read: `tail` (while writing: delivery latency) or
+    /// `catch-up` (after writing, from the head: read MB/s) [default: tail].
+    #[arg(long, value_enum, value_name = "tail|catch-up")]
+    pub consumer_mode: Option<ConsumerMode>,
 }
 
 impl WorkloadFlags {
@@ -537,6 +641,14 @@ impl WorkloadFlags {
         }
         if let Some(v) = self.keys {
             workload.keys = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.consumers {
+            workload.consumers = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.consumer_mode {
+            workload.consumer_mode = v;
             reshaped = true;
         }
         if let Some(v) = self.seconds {
@@ -578,6 +690,16 @@ mod tests {
         assert_eq!(omb.segments, 100);
         assert_eq!(omb.event_bytes, EventSize::Fixed(1024));
         assert_eq!(omb.rate, Rate::PerSecond(50_000.0));
+        let tail = Workload::load("tail-2-consumers").expect("a tail-consumer shape");
+        assert_eq!(
+            (tail.consumers, tail.consumer_mode),
+            (2, ConsumerMode::Tail)
+        );
+        let catchup = Workload::load("catchup-4-consumers").expect("a catch-up shape");
+        assert_eq!(
+            (catchup.consumers, catchup.consumer_mode),
+            (4, ConsumerMode::CatchUp)
+        );
         let max = Workload::load("max-rate-100b").expect("the max-rate shape");
         assert_eq!(max.rate, Rate::Max);
         assert_eq!(max.event_bytes, EventSize::Fixed(100));
@@ -637,6 +759,16 @@ mod tests {
             ("rate = -5", "positive"),
             ("rate = \"fast\"", "max"),
             ("seconds = 0", "seconds"),
+            ("consumers = 2", "need stream"),
+            (
+                "stream = \"a/b\"\nconsumers = 1\nevent_bytes = 4",
+                "at least 8 bytes",
+            ),
+            (
+                "stream = \"a/b\"\nconsumers = 1\nconsumer_mode = \"sideways\"",
+                "unknown variant",
+            ),
+            ("stream = \"a/b\"\nconsumers = 100000", "at most"),
         ] {
             let error = Workload::from_toml(text, "bad").expect_err(text);
             let message = format!("{error:#}");
@@ -683,6 +815,48 @@ mod tests {
 
         let defaults = WorkloadFlags::default().resolve().expect("defaults");
         assert_eq!(defaults, Workload::default());
+    }
+
+    #[test]
+    fn consumers_come_from_the_file_or_the_flags() {
+        let text = "stream = \"bench/c\"\nconsumers = 3\nconsumer_mode = \"catch-up\"";
+        let workload = Workload::from_toml(text, "c").expect("parses");
+        assert_eq!(workload.consumers, 3);
+        assert_eq!(workload.consumer_mode, ConsumerMode::CatchUp);
+        let alias = Workload::from_toml(
+            "stream = \"bench/c\"\nconsumers = 1\nconsumer_mode = \"catchup\"",
+            "c",
+        )
+        .expect("the alias parses");
+        assert_eq!(alias.consumer_mode, ConsumerMode::CatchUp);
+        let tail = Workload::from_toml("stream = \"bench/c\"\nconsumers = 1", "t").expect("tail");
+        assert_eq!(tail.consumer_mode, ConsumerMode::Tail, "tail by default");
+        // Catch-up consumers read whatever was written: no stamp needed.
+        Workload::from_toml(
+            "stream = \"a/b\"\nconsumers = 1\nconsumer_mode = \"catch-up\"\nevent_bytes = 1",
+            "tiny",
+        )
+        .expect("1-byte events read from the head");
+
+        let flags = WorkloadFlags {
+            workload: Some("tail-2-consumers".into()),
+            consumers: Some(4),
+            consumer_mode: Some(ConsumerMode::CatchUp),
+            ..WorkloadFlags::default()
+        };
+        let workload = flags.resolve().expect("resolves");
+        assert_eq!(workload.name, "tail-2-consumers*");
+        assert_eq!(
+            (workload.consumers, workload.consumer_mode),
+            (4, ConsumerMode::CatchUp)
+        );
+        assert_eq!(workload.stream.as_deref(), Some("bench/tail-2-consumers"));
+        let flags = WorkloadFlags {
+            consumers: Some(1),
+            ..WorkloadFlags::default()
+        };
+        let error = flags.resolve().expect_err("no stream");
+        assert!(format!("{error}").contains("--stream"), "{error}");
     }
 
     #[test]

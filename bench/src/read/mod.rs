@@ -6,9 +6,16 @@
 //! from the same instant as the append's ack latency. Catch-up mode
 //! (`--from-start`) first fills the stream, then reads what it holds as
 //! fast as it can and reports MB/s against the floor's sequential read.
+//!
+//! A workload's consumers (`consumers` in `crate::spec`) run the same code
+//! beside `append` (`consumers.rs`).
 
 mod catchup;
+mod consumers;
 mod tail;
+
+pub use consumers::{Consumed, ConsumerReport, run as consume};
+pub use tail::STAMP_BYTES;
 
 use std::path::PathBuf;
 
@@ -20,7 +27,7 @@ use crate::append::Throughput;
 use crate::floor::FloorReport;
 use crate::progress::ProgressMode;
 use crate::report::Ratio;
-use crate::spec::{EventSize, WorkloadFlags};
+use crate::spec::{ConsumerMode, EventSize, WorkloadFlags};
 use crate::stats::{LatencySummary, ratio, round3};
 
 /// `spate-bench read`.
@@ -33,7 +40,8 @@ pub struct ReadArgs {
     #[arg(long, default_value = "127.0.0.1:9870")]
     pub node: String,
     /// Catch-up: fill the stream (--prefill-mib), then read everything it
-    /// holds from its head as fast as possible.
+    /// holds from its head as fast as possible (also when the workload's
+    /// consumer mode is `catch-up`).
     #[arg(long)]
     pub from_start: bool,
     /// With --from-start: MiB of events written before reading (0: read
@@ -45,8 +53,8 @@ pub struct ReadArgs {
     /// does, without the group's bookkeeping).
     #[arg(long, value_enum, default_value_t = Via::Group)]
     pub via: Via,
-    /// Readers in the group [default: 1 at the tail; one per segment, at
-    /// most 4, for catch-up].
+    /// Readers in the group [default: the workload's consumers, else 1 at
+    /// the tail and one per segment, at most 4, for catch-up].
     #[arg(long)]
     pub readers: Option<usize>,
     /// A directory on the node's device: the floor is measured there.
@@ -159,8 +167,13 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.floor_dir)
         .with_context(|| format!("creating {}", args.floor_dir.display()))?;
     let progress = ProgressMode::choose(args.progress);
-    let readers = args.readers;
-    let report = if args.from_start {
+    // A workload's consumers say how many read and how (--readers and
+    // --from-start win when given).
+    let consumers = (workload.consumers > 0).then_some(workload.consumers);
+    let from_start =
+        args.from_start || (consumers.is_some() && workload.consumer_mode == ConsumerMode::CatchUp);
+    let readers = args.readers.or(consumers);
+    let report = if from_start {
         catchup::run(args, &workload, &stream, readers, progress)?
     } else {
         if workload.event_bytes.min() < tail::STAMP_BYTES {
