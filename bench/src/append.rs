@@ -242,7 +242,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Refuses what `kind` cannot run: streams and consumers are Spate's.
 pub fn check_driver(kind: DriverKind, workload: &Workload) -> anyhow::Result<()> {
     if kind == DriverKind::Spate {
+        if workload.txn_events > 0 {
+            // Until `spate-bench txn` exists (next commit).
+            anyhow::bail!("txn_events: transactions run with spate-bench txn");
+        }
         return Ok(());
+    }
+    if workload.txn_events > 0 {
+        anyhow::bail!(
+            "txn_events: the {} driver has no transactions here (Spate streams only)",
+            kind.name()
+        );
     }
     if workload.consumers > 0 {
         anyhow::bail!(

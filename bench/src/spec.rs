@@ -17,6 +17,7 @@
 //! keys = 0                      # with stream: routing keys, round robin (0: unkeyed)
 //! consumers = 2                 # with stream: readers of one reader group (0: none)
 //! consumer_mode = "tail"        # or "catch-up"
+//! txn_events = 0                # with stream: events per transaction (0: none)
 //! ```
 //!
 //! Consumers read the stream the producers write, as readers of one reader
@@ -27,6 +28,11 @@
 //! the consumers read the stream from its head to where the writing ended
 //! as fast as they can, and the report adds the read MB/s and its ratio to
 //! the floor's sequential read.
+//!
+//! With `txn_events = N` each send is a transaction of N events on the
+//! stream (begin, N writes, commit; `spate-bench txn`, Spate only): `rate`
+//! and `window` then count transactions, and latency runs from a
+//! transaction's intended start to its commit's answer.
 
 use std::fmt;
 use std::path::Path;
@@ -38,6 +44,9 @@ use serde::{Deserialize, Serialize};
 
 /// The most readers a workload's group may have (each is a thread).
 pub const MAX_CONSUMERS: usize = 256;
+
+/// The most events a workload's transactions may hold.
+pub const MAX_TXN_EVENTS: usize = 100_000;
 
 /// One workload, complete: every field has a value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,6 +86,10 @@ pub struct Workload {
     /// How the consumers read: at the tail while the producers write, or
     /// from the head once they are done.
     pub consumer_mode: ConsumerMode,
+    /// With `stream`: events per transaction; each send is then one
+    /// transaction (begin, this many writes, commit) and `rate` and
+    /// `window` count transactions (0: no transactions).
+    pub txn_events: usize,
 }
 
 /// How a workload's consumers read (`consumer_mode`, `--consumer-mode`).
@@ -117,6 +130,7 @@ impl Default for Workload {
             keys: 0,
             consumers: 0,
             consumer_mode: ConsumerMode::Tail,
+            txn_events: 0,
         }
     }
 }
@@ -261,6 +275,20 @@ impl Workload {
             bail!("warmup must be zero or more seconds, not {}", self.warmup);
         }
         self.event_bytes.validate()?;
+        if self.txn_events > 0 {
+            if self.stream.is_none() {
+                bail!(
+                    "transactions are a stream's: txn_events needs stream = \"SCOPE/NAME\" \
+                     (--stream; Spate only)"
+                );
+            }
+            if self.txn_events > MAX_TXN_EVENTS {
+                bail!(
+                    "txn_events: at most {MAX_TXN_EVENTS} events per transaction, not {}",
+                    self.txn_events
+                );
+            }
+        }
         if self.consumers > 0 {
             if self.stream.is_none() {
                 bail!(
@@ -604,6 +632,10 @@ pub struct WorkloadFlags {
     /// `catch-up` (after writing, from the head: read MB/s) [default: tail].
     #[arg(long, value_enum, value_name = "tail|catch-up")]
     pub consumer_mode: Option<ConsumerMode>,
+    /// With --stream: events per transaction; --rate and --window then
+    /// count transactions [default: 0, no transactions; `txn`: 10].
+    #[arg(long, value_name = "N")]
+    pub txn_events: Option<usize>,
 }
 
 impl WorkloadFlags {
@@ -649,6 +681,10 @@ impl WorkloadFlags {
         }
         if let Some(v) = self.consumer_mode {
             workload.consumer_mode = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.txn_events {
+            workload.txn_events = v;
             reshaped = true;
         }
         if let Some(v) = self.seconds {
@@ -769,6 +805,9 @@ mod tests {
                 "unknown variant",
             ),
             ("stream = \"a/b\"\nconsumers = 100000", "at most"),
+            ("txn_events = 10", "needs stream"),
+            ("stream = \"a/b\"\ntxn_events = 1000000", "at most"),
+            ("txn_events = -1", "invalid value"),
         ] {
             let error = Workload::from_toml(text, "bad").expect_err(text);
             let message = format!("{error:#}");
@@ -857,6 +896,25 @@ mod tests {
         };
         let error = flags.resolve().expect_err("no stream");
         assert!(format!("{error}").contains("--stream"), "{error}");
+    }
+
+    #[test]
+    fn transactions_come_from_the_file_or_the_flags() {
+        let workload =
+            Workload::from_toml("stream = \"bench/t\"\ntxn_events = 25\nrate = 100", "t")
+                .expect("parses");
+        assert_eq!(workload.txn_events, 25);
+        assert_eq!(
+            Workload::default().txn_events,
+            0,
+            "no transactions by default"
+        );
+        let flags = WorkloadFlags {
+            stream: Some("bench/t".into()),
+            txn_events: Some(7),
+            ..WorkloadFlags::default()
+        };
+        assert_eq!(flags.resolve().expect("resolves").txn_events, 7);
     }
 
     #[test]

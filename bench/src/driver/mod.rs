@@ -74,6 +74,22 @@ pub trait Driver: Send + Sync {
         self.send(lane, payload)
     }
 
+    /// Sends `events` on `lane` as one unit that the open loop times as a
+    /// whole (a workload's transaction of `txn_events` events), intended at
+    /// `intended`. The future resolves once every event is acknowledged.
+    /// By default each event is sent on its own; the transaction driver
+    /// sends them as one transaction and resolves on its commit.
+    fn send_events_at(&self, lane: usize, events: &[&[u8]], intended: Instant) -> AckFuture {
+        let acks: Vec<AckFuture> = events
+            .iter()
+            .map(|event| self.send_at(lane, event, intended))
+            .collect();
+        Box::pin(async move {
+            futures_util::future::try_join_all(acks).await?;
+            Ok(())
+        })
+    }
+
     /// What an acknowledgement means on this system as it is configured.
     fn durability(&self) -> String;
 

@@ -11,8 +11,8 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use spate_client::{
     Client, ClientOptions, EventRead, EventSplitter, EventWriter, EventWriterOptions, ReadOutcome,
-    ReaderGroup, ReaderGroupConfig, StreamBounds, StreamConfig, StreamCreateOutcome, StreamInfo,
-    StreamName,
+    ReaderGroup, ReaderGroupConfig, StreamBounds, StreamConfig, StreamCreateOutcome, StreamCut,
+    StreamInfo, StreamName,
 };
 
 use super::{Delivered, Prefill, ReadArgs, ReadConfig, ReadReport, Via};
@@ -93,7 +93,10 @@ fn fill_and_read(
     let (delivered, readers) = match args.via {
         Via::Group => {
             let readers = readers.unwrap_or(workload.segments.clamp(1, 4)).max(1);
-            (read_group(client, stream, &info, readers)?, readers)
+            (
+                read_group(client, stream, None, info.tail_cut(), readers)?,
+                readers,
+            )
         }
         Via::Segments => (
             read_segments(client, &info)?,
@@ -162,21 +165,22 @@ fn fill(
     })
 }
 
-/// A group of `readers` readers, from the head to the tail cut in `info`
-/// (`spate-bench read --from-start`, and workloads with catch-up
-/// consumers once their producers are done).
+/// A group of `readers` readers, from `start` (`None`: the head) to `end`
+/// (`spate-bench read --from-start`, workloads with catch-up consumers once
+/// their producers are done, and `spate-bench txn --verify`).
 pub(crate) fn read_group(
     client: &Client,
     stream: &StreamName,
-    info: &StreamInfo,
+    start: Option<StreamCut>,
+    end: StreamCut,
     readers: usize,
 ) -> anyhow::Result<Delivered> {
     let group_name = format!("bench-catchup-{}", crate::driver::run_id());
     let config = ReaderGroupConfig {
         streams: vec![StreamBounds {
             stream: stream.clone(),
-            start: None,
-            end: Some(info.tail_cut()),
+            start,
+            end: Some(end),
         }],
         refresh: Duration::from_millis(250),
     };

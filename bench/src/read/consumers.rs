@@ -115,7 +115,7 @@ pub fn run(
                      of {stream}"
                 );
             }
-            let delivered = catchup::read_group(&client, &stream, &info, readers)?;
+            let delivered = catchup::read_group(&client, &stream, None, info.tail_cut(), readers)?;
             let consumed = Consumed {
                 mode: ConsumerMode::CatchUp,
                 readers,

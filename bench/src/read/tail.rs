@@ -268,6 +268,18 @@ struct Stamped<'a> {
     sent: AtomicU64,
 }
 
+impl Stamped<'_> {
+    /// A copy of `payload` with `intended` in its first 8 bytes.
+    fn stamp(&self, payload: &[u8], intended: Instant) -> Vec<u8> {
+        let mut stamped = payload.to_vec();
+        let ns = intended.saturating_duration_since(self.epoch).as_nanos() as u64;
+        if stamped.len() >= STAMP_BYTES {
+            stamped[..STAMP_BYTES].copy_from_slice(&ns.to_le_bytes());
+        }
+        stamped
+    }
+}
+
 impl Driver for Stamped<'_> {
     fn connect(_setup: &Setup<'_>) -> anyhow::Result<Self> {
         anyhow::bail!("made by spate-bench read around the stream driver")
@@ -278,13 +290,17 @@ impl Driver for Stamped<'_> {
     }
 
     fn send_at(&self, lane: usize, payload: &[u8], intended: Instant) -> AckFuture {
-        let mut stamped = payload.to_vec();
-        let ns = intended.saturating_duration_since(self.epoch).as_nanos() as u64;
-        if stamped.len() >= STAMP_BYTES {
-            stamped[..STAMP_BYTES].copy_from_slice(&ns.to_le_bytes());
-        }
+        let stamped = self.stamp(payload, intended);
         self.sent.fetch_add(1, Ordering::Relaxed);
         self.inner.send(lane, &stamped)
+    }
+
+    /// A transaction's events all carry its intended start.
+    fn send_events_at(&self, lane: usize, events: &[&[u8]], intended: Instant) -> AckFuture {
+        let stamped: Vec<Vec<u8>> = events.iter().map(|e| self.stamp(e, intended)).collect();
+        let stamped: Vec<&[u8]> = stamped.iter().map(Vec::as_slice).collect();
+        self.sent.fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.inner.send_events_at(lane, &stamped, intended)
     }
 
     fn durability(&self) -> String {
