@@ -11,11 +11,11 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use spate_client::{
     Client, ClientOptions, EventRead, EventSplitter, EventWriter, EventWriterOptions, ReadOutcome,
-    ReaderGroup, ReaderGroupConfig, StreamBounds, StreamConfig, StreamCreateOutcome, StreamCut,
-    StreamInfo, StreamName,
+    ReaderGroup, ReaderGroupConfig, StreamBounds, StreamCut, StreamInfo, StreamName,
 };
 
 use super::{Delivered, Prefill, ReadArgs, ReadConfig, ReadReport, Via};
+use crate::driver::spate_stream::{create_stream, remove_stream};
 use crate::progress::ProgressMode;
 use crate::spec::Workload;
 use crate::stats::{Latencies, round3};
@@ -36,13 +36,7 @@ pub fn run(
     let created = create_stream(&client, stream, workload.segments)?;
     let result = fill_and_read(args, workload, stream, &client, readers, progress);
     if created && !args.keep {
-        let removed = client
-            .seal_stream(stream)
-            .wait()
-            .and_then(|_| client.delete_stream(stream).wait());
-        if let Err(e) = removed {
-            eprintln!("spate-bench: could not delete the stream {stream}: {e}");
-        }
+        remove_stream(&client, stream);
     }
     let (delivered, prefill, readers) = result?;
     let config = ReadConfig {
@@ -104,21 +98,6 @@ fn fill_and_read(
         ),
     };
     Ok((delivered, prefill, readers))
-}
-
-/// Creates the stream with `segments` fixed segments; true if this run did.
-fn create_stream(client: &Client, stream: &StreamName, segments: usize) -> anyhow::Result<bool> {
-    client.create_scope(&stream.scope).wait()?;
-    let segments = u32::try_from(segments).context("--segments")?;
-    match client
-        .create_stream(stream, StreamConfig::fixed(segments))
-        .wait()
-        .with_context(|| format!("creating the stream {stream}"))?
-    {
-        StreamCreateOutcome::Created => Ok(true),
-        StreamCreateOutcome::AlreadyExists => Ok(false),
-        StreamCreateOutcome::NoSuchScope => bail!("the scope {} vanished", stream.scope),
-    }
 }
 
 /// Writes `bytes` of payload as fast as acknowledged.

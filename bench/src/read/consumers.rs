@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use serde::Serialize;
-use spate_client::{Client, ClientOptions, StreamName};
+use spate_client::{Client, ClientOptions};
 
 use super::{Delivered, catchup, tail};
 use crate::append::Throughput;
@@ -83,9 +83,7 @@ pub fn run(
     let Some(stream) = &workload.stream else {
         anyhow::bail!("consumers need a stream (--stream SCOPE/NAME)");
     };
-    let stream: StreamName = stream
-        .parse()
-        .map_err(|e: spate_client::ClientError| anyhow::anyhow!("--stream: {}", e.reason()))?;
+    let stream = crate::driver::spate_stream::parse_stream(stream)?;
     let client = Client::connect(target, ClientOptions::default())
         .with_context(|| format!("connecting the consumers to {target}"))?;
     let readers = workload.consumers.max(1);

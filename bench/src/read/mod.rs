@@ -21,7 +21,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use spate_client::StreamName;
 
 use crate::append::Throughput;
 use crate::floor::FloorReport;
@@ -161,9 +160,7 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
     let Some(stream) = workload.stream.clone() else {
         bail!("spate-bench read needs --stream SCOPE/NAME");
     };
-    let stream: StreamName = stream
-        .parse()
-        .map_err(|e: spate_client::ClientError| anyhow::anyhow!("--stream: {}", e.reason()))?;
+    let stream = crate::driver::spate_stream::parse_stream(&stream)?;
     std::fs::create_dir_all(&args.floor_dir)
         .with_context(|| format!("creating {}", args.floor_dir.display()))?;
     let progress = ProgressMode::choose(args.progress);
