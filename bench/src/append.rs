@@ -175,6 +175,16 @@ pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
     let floor = measure_floor(&args.output.floor_dir, &workload, progress)?;
     let runtime = runtime()?;
     let target = args.targets.of(args.driver);
+    if workload.txn_events > 0 {
+        // A transaction workload: the runner of `spate-bench txn`.
+        let options = crate::txn::TxnOptions {
+            lease: std::time::Duration::from_millis(crate::txn::DEFAULT_LEASE_MS),
+            verify: false,
+            keep: args.output.keep,
+        };
+        let report = crate::txn::run(target, &workload, &floor, &runtime, progress, &options)?;
+        return crate::txn::emit(&args.output, &report);
+    }
     let report = run(
         args.driver,
         target,
@@ -239,13 +249,10 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the tokio runtime")
 }
 
-/// Refuses what `kind` cannot run: streams and consumers are Spate's.
+/// Refuses what `kind` cannot run: streams, consumers and transactions are
+/// Spate's.
 pub fn check_driver(kind: DriverKind, workload: &Workload) -> anyhow::Result<()> {
     if kind == DriverKind::Spate {
-        if workload.txn_events > 0 {
-            // Until `spate-bench txn` exists (next commit).
-            anyhow::bail!("txn_events: transactions run with spate-bench txn");
-        }
         return Ok(());
     }
     if workload.txn_events > 0 {
@@ -278,6 +285,12 @@ pub fn run(
     keep: bool,
 ) -> anyhow::Result<AppendReport> {
     check_driver(kind, workload)?;
+    if workload.txn_events > 0 {
+        anyhow::bail!(
+            "txn_events: this runs plain appends; run a transaction workload with spate-bench txn \
+             (or append)"
+        );
+    }
     let lanes = driver::lanes(workload.producers, workload.segments);
     let run_id = driver::run_id();
     let setup = Setup {

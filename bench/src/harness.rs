@@ -63,6 +63,9 @@ pub struct Measured {
     /// One entry per second of the window (and of the drain after it, if
     /// acknowledgements were still arriving).
     pub series: Vec<Second>,
+    /// When the run began, measuring began and the window closed, so a
+    /// driver's own figures can be cut to the same window.
+    pub clock: Clock,
 }
 
 /// One second of a run, by acknowledgement time.
@@ -450,6 +453,7 @@ impl Tally {
             late_acks: self.late_acks,
             seconds: window_seconds,
             series: self.series,
+            clock: self.clock,
         }
     }
 }

@@ -15,6 +15,7 @@ mod read;
 mod report;
 mod spec;
 mod stats;
+mod txn;
 mod workload;
 
 use std::fs;
@@ -56,6 +57,10 @@ enum Command {
     /// (latency from intended send to delivery, beside the ack latency), or
     /// --from-start (catch-up MB/s against the floor's sequential read).
     Read(read::ReadArgs),
+    /// Transactions on a stream, open loop at --rate transactions/s:
+    /// begin, --txn-events writes, commit; latency from each transaction's
+    /// intended start to its commit, beside the commit call alone.
+    Txn(txn::TxnArgs),
     /// The built-in workloads (--show NAME prints one as TOML).
     Workloads(WorkloadsArgs),
 }
@@ -160,6 +165,7 @@ fn main() -> anyhow::Result<()> {
         Command::Append(args) => append::main(&args),
         Command::Compare(args) => compare::main(&args),
         Command::Read(args) => read::main(&args),
+        Command::Txn(args) => txn::main(&args),
         Command::Workloads(args) => workloads(&args),
         Command::Floor(args) => {
             let floor = measure_floor(&args)?;

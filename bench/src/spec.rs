@@ -603,8 +603,9 @@ pub struct WorkloadFlags {
     /// [default: 1024].
     #[arg(long, value_name = "SIZE|MIN..MAX|SIZE:WEIGHT,...")]
     pub event_bytes: Option<EventSize>,
-    /// Events per second over all producers, or `max` (`0` also means max):
-    /// as fast as acknowledged with up to --window in flight [default: 1000].
+    /// Events per second over all producers (transactions per second with
+    /// --txn-events), or `max` (`0` also means max): as fast as
+    /// acknowledged with up to --window in flight [default: 1000].
     #[arg(long, value_name = "N|max")]
     pub rate: Option<Rate>,
     /// Measured seconds, after the warm-up [default: 10].
@@ -613,7 +614,8 @@ pub struct WorkloadFlags {
     /// Seconds run before measuring [default: 1].
     #[arg(long)]
     pub warmup: Option<f64>,
-    /// Most events in flight: the load at --rate max [default: 4096].
+    /// Most events (transactions, with --txn-events; at most 256) in
+    /// flight: the load at --rate max [default: 4096].
     #[arg(long)]
     pub window: Option<usize>,
     /// Spate only: write to this stream (SCOPE/NAME; created with --segments

@@ -17,6 +17,7 @@ pub mod nats;
 pub mod redis;
 pub mod spate;
 pub mod spate_stream;
+pub mod spate_txn;
 
 /// The longest a peer's client may wait for one acknowledgement before the
 /// run fails. Their defaults (500 ms for the redis crate's responses, a few

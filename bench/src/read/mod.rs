@@ -14,6 +14,7 @@ mod catchup;
 mod consumers;
 mod tail;
 
+pub(crate) use catchup::read_group;
 pub use consumers::{Consumed, ConsumerReport, run as consume};
 pub use tail::STAMP_BYTES;
 
