@@ -210,12 +210,19 @@ fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12}  description",
-        "name", "producers", "segments", "event bytes", "rate", "seconds", "consumers"
+        "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12} {:>10}  description",
+        "name",
+        "producers",
+        "segments",
+        "event bytes",
+        "rate",
+        "seconds",
+        "consumers",
+        "txn events"
     );
     for w in &all {
         println!(
-            "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12}  {}",
+            "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12} {:>10}  {}",
             w.name,
             w.producers,
             w.segments,
@@ -228,6 +235,10 @@ fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
             match w.consumers {
                 0 => "-".to_string(),
                 n => format!("{n} {}", w.consumer_mode.name()),
+            },
+            match w.txn_events {
+                0 => "-".to_string(),
+                n => n.to_string(),
             },
             w.description
         );

@@ -217,6 +217,21 @@ consumers = 4
 consumer_mode = "catch-up"
 "#,
     ),
+    (
+        "txn-10x1kb-100",
+        r#"name = "txn-10x1kb-100"
+description = "transactions of 10 x 1 KiB events at 100/s from 2 producers over a stream of 4 segments: commit latency from each transaction's intended start (spate-bench txn or append)"
+producers = 2
+segments = 4
+event_bytes = 1024
+rate = 100
+seconds = 10
+warmup = 1
+stream = "bench/txn-10x1kb-100"
+keys = 64
+txn_events = 10
+"#,
+    ),
 ];
 
 impl Workload {
@@ -738,6 +753,8 @@ mod tests {
             (catchup.consumers, catchup.consumer_mode),
             (4, ConsumerMode::CatchUp)
         );
+        let txn = Workload::load("txn-10x1kb-100").expect("a transaction shape");
+        assert_eq!((txn.txn_events, txn.keys), (10, 64));
         let max = Workload::load("max-rate-100b").expect("the max-rate shape");
         assert_eq!(max.rate, Rate::Max);
         assert_eq!(max.event_bytes, EventSize::Fixed(100));
