@@ -218,9 +218,27 @@ pub fn measure_floor(
         let samples = ((rate * 2.0) as usize).clamp(10, 2000);
         let sync = floor.faster_sync();
         let ring = spate_journal::direct::DirectOptions::default().ring_flags;
-        floor.measure_paced(dir, sync, rate, samples, ring)?;
+        on_own_thread(|| floor.measure_paced(dir, sync, rate, samples, ring))?;
     }
     Ok(floor)
+}
+
+/// Runs a floor probe on a thread of its own. A probe's io_uring rings
+/// can leave work for the kernel to run on the thread that used them after
+/// they are closed; a blocking socket read with a timeout on that thread
+/// (the client's handshake, right after the floor) is then interrupted and
+/// fails with EINTR instead of restarting. Seen here as `connecting ...:
+/// waiting for HelloReply: Interrupted system call` in about one run in
+/// seven on a loaded machine.
+fn on_own_thread<T: Send>(probe: impl FnOnce() -> anyhow::Result<T> + Send) -> anyhow::Result<T> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("bench-floor".into())
+            .spawn_scoped(scope, probe)
+            .context("starting the floor probe's thread")?
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the floor probe panicked")))
+    })
 }
 
 /// The device floor of `dir` without the paced part (for runs that have no
@@ -233,7 +251,7 @@ pub fn measure_plain_floor(dir: &Path, progress: ProgressMode) -> anyhow::Result
             dir.display()
         );
     }
-    FloorReport::measure(dir, &FloorOptions::default())
+    on_own_thread(|| FloorReport::measure(dir, &FloorOptions::default()))
 }
 
 /// The runtime of the collector and of the Redis and NATS clients: half
