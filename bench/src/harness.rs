@@ -117,6 +117,8 @@ pub struct Live {
     pub last_p99_ns: AtomicU64,
     /// Set once the senders are done and the run waits for the last acks.
     pub draining: AtomicBool,
+    /// Each send is a transaction (the line counts commits, not events).
+    pub transactions: bool,
 }
 
 /// Runs `workload` against `driver` over `lanes` and measures it.
@@ -134,7 +136,10 @@ pub fn run(
         None => workload.window,
     };
     let window = Arc::new(InFlight::new(limit));
-    let live = Arc::new(Live::default());
+    let live = Arc::new(Live {
+        transactions: workload.txn_events > 0,
+        ..Live::default()
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let (issue, issued) = mpsc::unbounded_channel();
     let clock = Clock::new(workload);
