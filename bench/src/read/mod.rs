@@ -161,6 +161,12 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
     let Some(stream) = workload.stream.clone() else {
         bail!("spate-bench read needs --stream SCOPE/NAME");
     };
+    if workload.txn_events > 0 {
+        bail!(
+            "spate-bench read writes plain events; read transactions with spate-bench txn \
+             --consumers N"
+        );
+    }
     let stream = crate::driver::spate_stream::parse_stream(&stream)?;
     std::fs::create_dir_all(&args.floor_dir)
         .with_context(|| format!("creating {}", args.floor_dir.display()))?;
