@@ -13,8 +13,9 @@ use crate::driver::{self, DriverKind, Setup};
 use crate::floor::FloorReport;
 use crate::harness::{self, Measured, Second};
 use crate::progress::ProgressMode;
+use crate::read::{Consumed, ConsumerReport};
 use crate::report::Ratio;
-use crate::spec::{EventSize, Workload, WorkloadFlags};
+use crate::spec::{ConsumerMode, EventSize, Workload, WorkloadFlags};
 use crate::stats::{LatencySummary, PercentilePoint, round3};
 
 /// `spate-bench append`. Flags are grouped so each concern grows in one
@@ -106,12 +107,29 @@ pub struct AppendReport {
     /// Large values mean the sender, not the system, was the bottleneck.
     pub send_delay_us: LatencySummary,
     pub floor: FloorReport,
-    pub ratio: Ratio,
+    pub ratio: AppendRatio,
     pub config: AppendConfig,
+    /// With consumers: payload MB (10^6 bytes) per second they read (the
+    /// same figure as `consumers.throughput.mb_per_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_mb_per_s: Option<f64>,
+    /// With consumers: what the reader group read, and how fast.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumers: Option<ConsumerReport>,
     /// Percentile spectrum for the report's chart.
     pub latency_distribution: Vec<PercentilePoint>,
     /// One entry per second, by acknowledgement time.
     pub series: Vec<Second>,
+}
+
+/// The ratios every report has, and with consumers the read over the
+/// floor's sequential read.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppendRatio {
+    #[serde(flatten)]
+    pub floor: Ratio,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_vs_seq_read: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -143,14 +161,30 @@ pub struct AppendConfig {
     pub stream: Option<String>,
     /// Routing keys the events were spread over (0: unkeyed).
     pub keys: u64,
+    /// Readers of the reader group reading the stream (0: none).
+    pub consumers: usize,
+    /// How they read (`tail` or `catch-up`), with consumers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_mode: Option<ConsumerMode>,
 }
 
 pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
     let workload = args.workload.resolve()?;
+    check_driver(args.driver, &workload)?;
     let progress = ProgressMode::choose(args.output.progress);
     let floor = measure_floor(&args.output.floor_dir, &workload, progress)?;
     let runtime = runtime()?;
     let target = args.targets.of(args.driver);
+    if workload.txn_events > 0 {
+        // A transaction workload: the runner of `spate-bench txn`.
+        let options = crate::txn::TxnOptions {
+            lease: std::time::Duration::from_millis(crate::txn::DEFAULT_LEASE_MS),
+            verify: false,
+            keep: args.output.keep,
+        };
+        let report = crate::txn::run(target, &workload, &floor, &runtime, progress, &options)?;
+        return crate::txn::emit(&args.output, &report);
+    }
     let report = run(
         args.driver,
         target,
@@ -184,9 +218,27 @@ pub fn measure_floor(
         let samples = ((rate * 2.0) as usize).clamp(10, 2000);
         let sync = floor.faster_sync();
         let ring = spate_journal::direct::DirectOptions::default().ring_flags;
-        floor.measure_paced(dir, sync, rate, samples, ring)?;
+        on_own_thread(|| floor.measure_paced(dir, sync, rate, samples, ring))?;
     }
     Ok(floor)
+}
+
+/// Runs a floor probe on a thread of its own. A probe's io_uring rings
+/// can leave work for the kernel to run on the thread that used them after
+/// they are closed; a blocking socket read with a timeout on that thread
+/// (the client's handshake, right after the floor) is then interrupted and
+/// fails with EINTR instead of restarting. Seen here as `connecting ...:
+/// waiting for HelloReply: Interrupted system call` in about one run in
+/// seven on a loaded machine.
+fn on_own_thread<T: Send>(probe: impl FnOnce() -> anyhow::Result<T> + Send) -> anyhow::Result<T> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("bench-floor".into())
+            .spawn_scoped(scope, probe)
+            .context("starting the floor probe's thread")?
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the floor probe panicked")))
+    })
 }
 
 /// The device floor of `dir` without the paced part (for runs that have no
@@ -199,7 +251,7 @@ pub fn measure_plain_floor(dir: &Path, progress: ProgressMode) -> anyhow::Result
             dir.display()
         );
     }
-    FloorReport::measure(dir, &FloorOptions::default())
+    on_own_thread(|| FloorReport::measure(dir, &FloorOptions::default()))
 }
 
 /// The runtime of the collector and of the Redis and NATS clients: half
@@ -215,6 +267,31 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the tokio runtime")
 }
 
+/// Refuses what `kind` cannot run: streams, consumers and transactions are
+/// Spate's.
+pub fn check_driver(kind: DriverKind, workload: &Workload) -> anyhow::Result<()> {
+    if kind == DriverKind::Spate {
+        return Ok(());
+    }
+    if workload.txn_events > 0 {
+        anyhow::bail!(
+            "txn_events: the {} driver has no transactions here (Spate streams only)",
+            kind.name()
+        );
+    }
+    if workload.consumers > 0 {
+        anyhow::bail!(
+            "consumers: the {} driver cannot consume (reading is measured through Spate's \
+             reader groups only); use --driver spate, or consumers = 0",
+            kind.name()
+        );
+    }
+    if workload.stream.is_some() {
+        anyhow::bail!("--stream applies to the spate driver only");
+    }
+    Ok(())
+}
+
 /// Connects `kind` at `target`, runs `workload`, tears down, reports.
 pub fn run(
     kind: DriverKind,
@@ -225,6 +302,13 @@ pub fn run(
     progress: ProgressMode,
     keep: bool,
 ) -> anyhow::Result<AppendReport> {
+    check_driver(kind, workload)?;
+    if workload.txn_events > 0 {
+        anyhow::bail!(
+            "txn_events: this runs plain appends; run a transaction workload with spate-bench txn \
+             (or append)"
+        );
+    }
     let lanes = driver::lanes(workload.producers, workload.segments);
     let run_id = driver::run_id();
     let setup = Setup {
@@ -237,21 +321,32 @@ pub fn run(
         keys: workload.keys,
         runtime: runtime.handle(),
     };
-    if workload.stream.is_some() && kind != DriverKind::Spate {
-        anyhow::bail!("--stream applies to the spate driver only");
-    }
     let driver = kind
         .connect(&setup)
         .with_context(|| format!("connecting the {} driver", kind.name()))?;
     let durability = driver.durability();
-    let measured = harness::run(
-        driver.as_ref(),
-        &lanes,
-        workload,
-        runtime,
-        progress,
-        kind.name(),
-    );
+    let outcome = if workload.consumers > 0 {
+        crate::read::consume(
+            driver.as_ref(),
+            target,
+            &lanes,
+            workload,
+            runtime,
+            progress,
+            kind.name(),
+        )
+        .map(|(measured, consumed)| (measured, Some(consumed)))
+    } else {
+        harness::run(
+            driver.as_ref(),
+            &lanes,
+            workload,
+            runtime,
+            progress,
+            kind.name(),
+        )
+        .map(|measured| (measured, None))
+    };
     driver.teardown(keep);
     let config = AppendConfig {
         name: workload.name.clone(),
@@ -267,20 +362,31 @@ pub fn run(
         warmup_s: workload.warmup,
         stream: workload.stream.clone(),
         keys: workload.keys,
+        consumers: workload.consumers,
+        consumer_mode: (workload.consumers > 0).then_some(workload.consumer_mode),
     };
-    Ok(AppendReport::new(kind, measured?, floor.clone(), config))
+    let (measured, consumed) = outcome?;
+    Ok(AppendReport::new(
+        kind,
+        measured,
+        consumed.as_ref(),
+        floor.clone(),
+        config,
+    ))
 }
 
 impl AppendReport {
     fn new(
         driver: DriverKind,
         measured: Measured,
+        consumed: Option<&Consumed>,
         floor: FloorReport,
         config: AppendConfig,
     ) -> Self {
         let seconds = measured.seconds.max(1e-9);
         let mb_per_s = measured.payload_bytes as f64 / 1e6 / seconds;
         let latency = measured.latencies.summary();
+        let consumers = consumed.map(|c| ConsumerReport::new(c, &latency, &floor));
         Self {
             workload: "append",
             driver,
@@ -294,7 +400,12 @@ impl AppendReport {
             latency_samples: measured.latencies.len(),
             late_acks: measured.late_acks,
             send_delay_us: measured.send_delay.summary(),
-            ratio: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
+            ratio: AppendRatio {
+                floor: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
+                read_vs_seq_read: consumers.as_ref().map(|c| c.ratio.read_vs_seq_read),
+            },
+            read_mb_per_s: consumers.as_ref().map(|c| c.throughput.mb_per_s),
+            consumers,
             floor,
             config,
             latency_distribution: measured.latencies.distribution(),
@@ -315,7 +426,7 @@ impl AppendReport {
              {} events in {:.1} s, {:.0} events/s, {:.1} MB/s\n  \
              latency µs: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  p99.99 {:.1}  max {:.1}\n  \
              vs floor: p50 x{:.2}, p99 x{:.2}, throughput x{:.3} of sequential write\n  \
-             sender lateness p99 {:.1} µs{}",
+             sender lateness p99 {:.1} µs{}{}",
             self.driver.name(),
             c.target,
             c.name,
@@ -332,14 +443,18 @@ impl AppendReport {
             l.p999,
             l.p9999,
             l.max,
-            self.ratio.p50,
-            self.ratio.p99,
-            self.ratio.throughput_vs_seq_write,
+            self.ratio.floor.p50,
+            self.ratio.floor.p99,
+            self.ratio.floor.throughput_vs_seq_write,
             self.send_delay_us.p99,
             if self.late_acks > 0 {
                 format!(", {} acks after the window closed", self.late_acks)
             } else {
                 String::new()
+            },
+            match &self.consumers {
+                Some(c) => format!("\n  {}", c.human()),
+                None => String::new(),
             }
         )
     }

@@ -73,6 +73,12 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<()> {
         anyhow::bail!("--drivers names no driver");
     }
     let workload = args.workload.resolve()?;
+    if workload.txn_events > 0 {
+        anyhow::bail!(
+            "txn_events: compare runs plain appends on each system; run a transaction workload \
+             with spate-bench txn (or append)"
+        );
+    }
     let progress = ProgressMode::choose(args.output.progress);
     let floor = append::measure_floor(&args.output.floor_dir, &workload, progress)?;
     let runtime = append::runtime()?;

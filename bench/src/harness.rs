@@ -9,6 +9,10 @@
 //! against every event that should have been sent during it (no
 //! coordinated omission), and an early ack is never held behind a late one.
 //!
+//! With `txn_events`, each send is one transaction of that many events
+//! (`Driver::send_events_at`): the schedule, the window and the latencies
+//! are then per transaction, from its intended start to its commit.
+//!
 //! The collector also keeps per-second figures (by acknowledgement time)
 //! for the report's charts, and the counters the progress line shows.
 
@@ -39,7 +43,9 @@ const DRAIN_PATIENCE: Duration = Duration::from_secs(30);
 /// memory should the system stall, far above any healthy backlog.
 const FIXED_RATE_WINDOW: usize = 1 << 20;
 
-/// What a run measured, warm-up excluded.
+/// What a run measured, warm-up excluded. A send is one event, or with
+/// `txn_events` one transaction of that many events: `events` and the
+/// series count sends, `payload_bytes` every event's bytes.
 pub struct Measured {
     /// Intended send time to acknowledgement, of every event due in the
     /// measured window (including those acknowledged after it closed).
@@ -57,6 +63,9 @@ pub struct Measured {
     /// One entry per second of the window (and of the drain after it, if
     /// acknowledgements were still arriving).
     pub series: Vec<Second>,
+    /// When the run began, measuring began and the window closed, so a
+    /// driver's own figures can be cut to the same window.
+    pub clock: Clock,
 }
 
 /// One second of a run, by acknowledgement time.
@@ -108,6 +117,8 @@ pub struct Live {
     pub last_p99_ns: AtomicU64,
     /// Set once the senders are done and the run waits for the last acks.
     pub draining: AtomicBool,
+    /// Each send is a transaction (the line counts commits, not events).
+    pub transactions: bool,
 }
 
 /// Runs `workload` against `driver` over `lanes` and measures it.
@@ -125,7 +136,10 @@ pub fn run(
         None => workload.window,
     };
     let window = Arc::new(InFlight::new(limit));
-    let live = Arc::new(Live::default());
+    let live = Arc::new(Live {
+        transactions: workload.txn_events > 0,
+        ..Live::default()
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let (issue, issued) = mpsc::unbounded_channel();
     let clock = Clock::new(workload);
@@ -216,6 +230,7 @@ impl Sender<'_> {
         let mut rng = SmallRng::seed_from_u64(self.producer as u64 + 1);
         let producers = self.workload.producers as f64;
         let rate = self.workload.rate_per_s();
+        let mut events: Vec<&[u8]> = Vec::with_capacity(self.workload.txn_events);
         for k in 0u64.. {
             if self.stop.load(Ordering::Relaxed) {
                 break;
@@ -245,10 +260,22 @@ impl Sender<'_> {
                     now
                 }
             };
-            let bytes = sizes.sample(&mut rng);
             let lane = self.lanes[k as usize % self.lanes.len()];
-            let sent = Instant::now();
-            let ack = self.driver.send_at(lane, &payload[..bytes], intended);
+            let (ack, sent, bytes) = if self.workload.txn_events == 0 {
+                let bytes = sizes.sample(&mut rng);
+                let sent = Instant::now();
+                let ack = self.driver.send_at(lane, &payload[..bytes], intended);
+                (ack, sent, bytes)
+            } else {
+                events.clear();
+                events.extend(
+                    (0..self.workload.txn_events).map(|_| &payload[..sizes.sample(&mut rng)]),
+                );
+                let bytes = events.iter().map(|e| e.len()).sum();
+                let sent = Instant::now();
+                let ack = self.driver.send_events_at(lane, &events, intended);
+                (ack, sent, bytes)
+            };
             self.live.sent.fetch_add(1, Ordering::Relaxed);
             let issued = Issued {
                 ack,
@@ -431,6 +458,7 @@ impl Tally {
             late_acks: self.late_acks,
             seconds: window_seconds,
             series: self.series,
+            clock: self.clock,
         }
     }
 }
@@ -591,6 +619,32 @@ mod tests {
         // acks came a whole second late).
         assert_eq!(measured.series.first().map(|s| s.t), Some(0));
         assert!(measured.series[0].events > 0);
+    }
+
+    #[test]
+    fn a_transaction_workload_sends_its_events_together_and_counts_their_bytes() {
+        let driver = Instant0::default();
+        let workload = Workload {
+            txn_events: 3,
+            ..small(Rate::PerSecond(1000.0))
+        };
+        let lanes = lanes(workload.producers, workload.segments);
+        let measured = run(
+            &driver,
+            &lanes,
+            &workload,
+            &runtime(),
+            ProgressMode::Off,
+            "t",
+        )
+        .expect("runs");
+        // 400 transactions of 3 events each; the measured ones count their
+        // events' bytes.
+        assert_eq!(driver.sent.load(Ordering::Relaxed), 1200);
+        assert!(measured.events + measured.late_acks <= 300);
+        if let Some(per_send) = measured.payload_bytes.checked_div(measured.events) {
+            assert!((30..=60).contains(&per_send), "{per_send}");
+        }
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn summary(reports: &[AppendReport]) -> String {
             l.p999,
             l.p9999,
             l.max,
-            r.ratio.p99
+            r.ratio.floor.p99
         );
     }
     html.push_str("</tbody>\n</table>\n");
@@ -624,7 +624,7 @@ mod tests {
     use scraper::{Html, Selector};
 
     use super::*;
-    use crate::append::{AppendConfig, Throughput};
+    use crate::append::{AppendConfig, AppendRatio, Throughput};
     use crate::driver::DriverKind;
     use crate::floor::FloorReport;
     use crate::harness::Second;
@@ -666,7 +666,12 @@ mod tests {
             latency_samples: 5000,
             late_acks: 0,
             send_delay_us: latency,
-            ratio: Ratio::new(&latency, &floor, floor.faster_sync(), 1.024),
+            ratio: AppendRatio {
+                floor: Ratio::new(&latency, &floor, floor.faster_sync(), 1.024),
+                read_vs_seq_read: None,
+            },
+            read_mb_per_s: None,
+            consumers: None,
             floor,
             config: AppendConfig {
                 name: "fixed-1kb-1000 <&> \"quoted\"".into(),
@@ -682,6 +687,8 @@ mod tests {
                 warmup_s: 1.0,
                 stream: None,
                 keys: 0,
+                consumers: 0,
+                consumer_mode: None,
             },
             latency_distribution: latencies.distribution(),
             series: (0..5)

@@ -15,6 +15,7 @@ mod read;
 mod report;
 mod spec;
 mod stats;
+mod txn;
 mod workload;
 
 use std::fs;
@@ -56,6 +57,10 @@ enum Command {
     /// (latency from intended send to delivery, beside the ack latency), or
     /// --from-start (catch-up MB/s against the floor's sequential read).
     Read(read::ReadArgs),
+    /// Transactions on a stream, open loop at --rate transactions/s:
+    /// begin, --txn-events writes, commit; latency from each transaction's
+    /// intended start to its commit, beside the commit call alone.
+    Txn(txn::TxnArgs),
     /// The built-in workloads (--show NAME prints one as TOML).
     Workloads(WorkloadsArgs),
 }
@@ -160,6 +165,7 @@ fn main() -> anyhow::Result<()> {
         Command::Append(args) => append::main(&args),
         Command::Compare(args) => compare::main(&args),
         Command::Read(args) => read::main(&args),
+        Command::Txn(args) => txn::main(&args),
         Command::Workloads(args) => workloads(&args),
         Command::Floor(args) => {
             let floor = measure_floor(&args)?;
@@ -204,12 +210,19 @@ fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<16} {:>9} {:>8} {:>22} {:>8} {:>8}  description",
-        "name", "producers", "segments", "event bytes", "rate", "seconds"
+        "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12} {:>10}  description",
+        "name",
+        "producers",
+        "segments",
+        "event bytes",
+        "rate",
+        "seconds",
+        "consumers",
+        "txn events"
     );
     for w in &all {
         println!(
-            "{:<16} {:>9} {:>8} {:>22} {:>8} {:>8}  {}",
+            "{:<20} {:>9} {:>8} {:>22} {:>8} {:>8} {:>12} {:>10}  {}",
             w.name,
             w.producers,
             w.segments,
@@ -219,6 +232,14 @@ fn workloads(args: &WorkloadsArgs) -> anyhow::Result<()> {
                 None => "max".into(),
             },
             w.seconds,
+            match w.consumers {
+                0 => "-".to_string(),
+                n => format!("{n} {}", w.consumer_mode.name()),
+            },
+            match w.txn_events {
+                0 => "-".to_string(),
+                n => n.to_string(),
+            },
             w.description
         );
     }

@@ -1,6 +1,7 @@
 //! The live progress line on stderr while a workload runs: phase, time,
-//! events acknowledged, the rate of the last second, the p99 of the last
-//! full second and events in flight.
+//! events acknowledged (transactions committed, with `txn_events`), the
+//! rate of the last second, the p99 of the last full second and events in
+//! flight.
 //!
 //! Drawn in place (indicatif) when stderr is a terminal; with `--progress`
 //! and stderr not a terminal (a log file, CI), one plain line per second.
@@ -118,8 +119,12 @@ fn status(clock: Clock, live: &Live, now: Instant, per_second: f64) -> String {
     } else {
         format!("{:.1} µs", p99 as f64 / 1000.0)
     };
+    let (done, unit) = match live.transactions {
+        true => ("committed", "txn/s"),
+        false => ("acked", "ev/s"),
+    };
     format!(
-        "{phase} {elapsed:.1}/{total:.0} s  {acked} acked  {per_second:.0} ev/s  p99 {p99}  {} in flight",
+        "{phase} {elapsed:.1}/{total:.0} s  {acked} {done}  {per_second:.0} {unit}  p99 {p99}  {} in flight",
         sent.saturating_sub(acked)
     )
 }

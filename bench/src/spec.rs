@@ -13,7 +13,26 @@
 //! seconds = 10                  # measured
 //! warmup = 1                    # run before measuring, not counted
 //! window = 4096                 # events in flight at most (rate = "max")
+//! stream = "bench/mixed"        # Spate only: through the event writer to this stream
+//! keys = 0                      # with stream: routing keys, round robin (0: unkeyed)
+//! consumers = 2                 # with stream: readers of one reader group (0: none)
+//! consumer_mode = "tail"        # or "catch-up"
+//! txn_events = 0                # with stream: events per transaction (0: none)
 //! ```
+//!
+//! Consumers read the stream the producers write, as readers of one reader
+//! group (Spate only, so `stream` is required). `tail`: they read while
+//! the producers write, each event stamped with its intended send time, and
+//! the report adds delivery latency (intended send time to delivery) and
+//! what they read per second. `catch-up`: the producers write first, then
+//! the consumers read the stream from its head to where the writing ended
+//! as fast as they can, and the report adds the read MB/s and its ratio to
+//! the floor's sequential read.
+//!
+//! With `txn_events = N` each send is a transaction of N events on the
+//! stream (begin, N writes, commit; `spate-bench txn`, Spate only): `rate`
+//! and `window` then count transactions, and latency runs from a
+//! transaction's intended start to its commit's answer.
 
 use std::fmt;
 use std::path::Path;
@@ -22,6 +41,12 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+/// The most readers a workload's group may have (each is a thread).
+pub const MAX_CONSUMERS: usize = 256;
+
+/// The most events a workload's transactions may hold.
+pub const MAX_TXN_EVENTS: usize = 100_000;
 
 /// One workload, complete: every field has a value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,6 +80,38 @@ pub struct Workload {
     /// With `stream`: spread events over this many routing keys, round
     /// robin (0: unkeyed).
     pub keys: u64,
+    /// With `stream`: readers of one reader group reading what the
+    /// producers write (0: nobody reads).
+    pub consumers: usize,
+    /// How the consumers read: at the tail while the producers write, or
+    /// from the head once they are done.
+    pub consumer_mode: ConsumerMode,
+    /// With `stream`: events per transaction; each send is then one
+    /// transaction (begin, this many writes, commit) and `rate` and
+    /// `window` count transactions (0: no transactions).
+    pub txn_events: usize,
+}
+
+/// How a workload's consumers read (`consumer_mode`, `--consumer-mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerMode {
+    /// While the producers write, from the stream's tail: delivery latency.
+    #[default]
+    Tail,
+    /// After the producers are done, from the stream's head: read MB/s.
+    #[serde(alias = "catchup")]
+    #[value(alias = "catchup")]
+    CatchUp,
+}
+
+impl ConsumerMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tail => "tail",
+            Self::CatchUp => "catch-up",
+        }
+    }
 }
 
 impl Default for Workload {
@@ -71,6 +128,9 @@ impl Default for Workload {
             window: 4096,
             stream: None,
             keys: 0,
+            consumers: 0,
+            consumer_mode: ConsumerMode::Tail,
+            txn_events: 0,
         }
     }
 }
@@ -125,6 +185,51 @@ event_bytes = "100:70,1KiB:25,64KiB:5"
 rate = 2000
 seconds = 10
 warmup = 1
+"#,
+    ),
+    (
+        "tail-2-consumers",
+        r#"name = "tail-2-consumers"
+description = "1 KiB events at 2,000/s through the event writer to a stream of 4 segments, read at once by 2 consumers of a reader group: delivery latency beside ack latency"
+producers = 1
+segments = 4
+event_bytes = 1024
+rate = 2000
+seconds = 10
+warmup = 1
+stream = "bench/tail-2-consumers"
+consumers = 2
+consumer_mode = "tail"
+"#,
+    ),
+    (
+        "catchup-4-consumers",
+        r#"name = "catchup-4-consumers"
+description = "4 KiB events at 25,000/s (about 1 GB in 10 s) to a stream of 4 segments, then read from its head by 4 consumers of a reader group: read MB/s against the floor's sequential read"
+producers = 2
+segments = 4
+event_bytes = 4096
+rate = 25000
+seconds = 10
+warmup = 0
+stream = "bench/catchup-4-consumers"
+consumers = 4
+consumer_mode = "catch-up"
+"#,
+    ),
+    (
+        "txn-10x1kb-100",
+        r#"name = "txn-10x1kb-100"
+description = "transactions of 10 x 1 KiB events at 100/s from 2 producers over a stream of 4 segments: commit latency from each transaction's intended start (spate-bench txn or append)"
+producers = 2
+segments = 4
+event_bytes = 1024
+rate = 100
+seconds = 10
+warmup = 1
+stream = "bench/txn-10x1kb-100"
+keys = 64
+txn_events = 10
 "#,
     ),
 ];
@@ -185,6 +290,40 @@ impl Workload {
             bail!("warmup must be zero or more seconds, not {}", self.warmup);
         }
         self.event_bytes.validate()?;
+        if self.txn_events > 0 {
+            if self.stream.is_none() {
+                bail!(
+                    "transactions are a stream's: txn_events needs stream = \"SCOPE/NAME\" \
+                     (--stream; Spate only)"
+                );
+            }
+            if self.txn_events > MAX_TXN_EVENTS {
+                bail!(
+                    "txn_events: at most {MAX_TXN_EVENTS} events per transaction, not {}",
+                    self.txn_events
+                );
+            }
+        }
+        if self.consumers > 0 {
+            if self.stream.is_none() {
+                bail!(
+                    "consumers read through a reader group: they need stream = \"SCOPE/NAME\" \
+                     (--stream; Spate only)"
+                );
+            }
+            if self.consumers > MAX_CONSUMERS {
+                bail!("consumers: at most {MAX_CONSUMERS}, not {}", self.consumers);
+            }
+            if self.consumer_mode == ConsumerMode::Tail
+                && self.event_bytes.min() < crate::read::STAMP_BYTES
+            {
+                bail!(
+                    "tail consumers stamp each event with its send time: event_bytes must be at \
+                     least {} bytes",
+                    crate::read::STAMP_BYTES
+                );
+            }
+        }
         Ok(())
     }
 
@@ -479,8 +618,9 @@ pub struct WorkloadFlags {
     /// [default: 1024].
     #[arg(long, value_name = "SIZE|MIN..MAX|SIZE:WEIGHT,...")]
     pub event_bytes: Option<EventSize>,
-    /// Events per second over all producers, or `max` (`0` also means max):
-    /// as fast as acknowledged with up to --window in flight [default: 1000].
+    /// Events per second over all producers (transactions per second with
+    /// --txn-events), or `max` (`0` also means max): as fast as
+    /// acknowledged with up to --window in flight [default: 1000].
     #[arg(long, value_name = "N|max")]
     pub rate: Option<Rate>,
     /// Measured seconds, after the warm-up [default: 10].
@@ -489,7 +629,8 @@ pub struct WorkloadFlags {
     /// Seconds run before measuring [default: 1].
     #[arg(long)]
     pub warmup: Option<f64>,
-    /// Most events in flight: the load at --rate max [default: 4096].
+    /// Most events (transactions, with --txn-events; at most 256) in
+    /// flight: the load at --rate max [default: 4096].
     #[arg(long)]
     pub window: Option<usize>,
     /// Spate only: write to this stream (SCOPE/NAME; created with --segments
@@ -500,6 +641,18 @@ pub struct WorkloadFlags {
     /// unkeyed].
     #[arg(long)]
     pub keys: Option<u64>,
+    /// With --stream: readers of one reader group reading what the
+    /// producers write [default: 0, nobody reads].
+    #[arg(long)]
+    pub consumers: Option<usize>,
+    /// How --consumers read: `tail` (while writing: delivery latency) or
+    /// `catch-up` (after writing, from the head: read MB/s) [default: tail].
+    #[arg(long, value_enum, value_name = "tail|catch-up")]
+    pub consumer_mode: Option<ConsumerMode>,
+    /// With --stream: events per transaction; --rate and --window then
+    /// count transactions [default: 0, no transactions; `txn`: 10].
+    #[arg(long, value_name = "N")]
+    pub txn_events: Option<usize>,
 }
 
 impl WorkloadFlags {
@@ -537,6 +690,18 @@ impl WorkloadFlags {
         }
         if let Some(v) = self.keys {
             workload.keys = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.consumers {
+            workload.consumers = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.consumer_mode {
+            workload.consumer_mode = v;
+            reshaped = true;
+        }
+        if let Some(v) = self.txn_events {
+            workload.txn_events = v;
             reshaped = true;
         }
         if let Some(v) = self.seconds {
@@ -578,6 +743,18 @@ mod tests {
         assert_eq!(omb.segments, 100);
         assert_eq!(omb.event_bytes, EventSize::Fixed(1024));
         assert_eq!(omb.rate, Rate::PerSecond(50_000.0));
+        let tail = Workload::load("tail-2-consumers").expect("a tail-consumer shape");
+        assert_eq!(
+            (tail.consumers, tail.consumer_mode),
+            (2, ConsumerMode::Tail)
+        );
+        let catchup = Workload::load("catchup-4-consumers").expect("a catch-up shape");
+        assert_eq!(
+            (catchup.consumers, catchup.consumer_mode),
+            (4, ConsumerMode::CatchUp)
+        );
+        let txn = Workload::load("txn-10x1kb-100").expect("a transaction shape");
+        assert_eq!((txn.txn_events, txn.keys), (10, 64));
         let max = Workload::load("max-rate-100b").expect("the max-rate shape");
         assert_eq!(max.rate, Rate::Max);
         assert_eq!(max.event_bytes, EventSize::Fixed(100));
@@ -637,6 +814,19 @@ mod tests {
             ("rate = -5", "positive"),
             ("rate = \"fast\"", "max"),
             ("seconds = 0", "seconds"),
+            ("consumers = 2", "need stream"),
+            (
+                "stream = \"a/b\"\nconsumers = 1\nevent_bytes = 4",
+                "at least 8 bytes",
+            ),
+            (
+                "stream = \"a/b\"\nconsumers = 1\nconsumer_mode = \"sideways\"",
+                "unknown variant",
+            ),
+            ("stream = \"a/b\"\nconsumers = 100000", "at most"),
+            ("txn_events = 10", "needs stream"),
+            ("stream = \"a/b\"\ntxn_events = 1000000", "at most"),
+            ("txn_events = -1", "invalid value"),
         ] {
             let error = Workload::from_toml(text, "bad").expect_err(text);
             let message = format!("{error:#}");
@@ -683,6 +873,67 @@ mod tests {
 
         let defaults = WorkloadFlags::default().resolve().expect("defaults");
         assert_eq!(defaults, Workload::default());
+    }
+
+    #[test]
+    fn consumers_come_from_the_file_or_the_flags() {
+        let text = "stream = \"bench/c\"\nconsumers = 3\nconsumer_mode = \"catch-up\"";
+        let workload = Workload::from_toml(text, "c").expect("parses");
+        assert_eq!(workload.consumers, 3);
+        assert_eq!(workload.consumer_mode, ConsumerMode::CatchUp);
+        let alias = Workload::from_toml(
+            "stream = \"bench/c\"\nconsumers = 1\nconsumer_mode = \"catchup\"",
+            "c",
+        )
+        .expect("the alias parses");
+        assert_eq!(alias.consumer_mode, ConsumerMode::CatchUp);
+        let tail = Workload::from_toml("stream = \"bench/c\"\nconsumers = 1", "t").expect("tail");
+        assert_eq!(tail.consumer_mode, ConsumerMode::Tail, "tail by default");
+        // Catch-up consumers read whatever was written: no stamp needed.
+        Workload::from_toml(
+            "stream = \"a/b\"\nconsumers = 1\nconsumer_mode = \"catch-up\"\nevent_bytes = 1",
+            "tiny",
+        )
+        .expect("1-byte events read from the head");
+
+        let flags = WorkloadFlags {
+            workload: Some("tail-2-consumers".into()),
+            consumers: Some(4),
+            consumer_mode: Some(ConsumerMode::CatchUp),
+            ..WorkloadFlags::default()
+        };
+        let workload = flags.resolve().expect("resolves");
+        assert_eq!(workload.name, "tail-2-consumers*");
+        assert_eq!(
+            (workload.consumers, workload.consumer_mode),
+            (4, ConsumerMode::CatchUp)
+        );
+        assert_eq!(workload.stream.as_deref(), Some("bench/tail-2-consumers"));
+        let flags = WorkloadFlags {
+            consumers: Some(1),
+            ..WorkloadFlags::default()
+        };
+        let error = flags.resolve().expect_err("no stream");
+        assert!(format!("{error}").contains("--stream"), "{error}");
+    }
+
+    #[test]
+    fn transactions_come_from_the_file_or_the_flags() {
+        let workload =
+            Workload::from_toml("stream = \"bench/t\"\ntxn_events = 25\nrate = 100", "t")
+                .expect("parses");
+        assert_eq!(workload.txn_events, 25);
+        assert_eq!(
+            Workload::default().txn_events,
+            0,
+            "no transactions by default"
+        );
+        let flags = WorkloadFlags {
+            stream: Some("bench/t".into()),
+            txn_events: Some(7),
+            ..WorkloadFlags::default()
+        };
+        assert_eq!(flags.resolve().expect("resolves").txn_events, 7);
     }
 
     #[test]

@@ -68,6 +68,7 @@ fn tail_reads_report_delivery_latency_beside_ack_latency() {
     assert_eq!(number(&json, "config.rate"), 200.0);
     assert!(number(&json, "ack_latency_us.p99") > 0.0, "{json}");
     assert!(number(&json, "ratio.tail_p99_vs_ack_p99") > 0.0, "{json}");
+    assert!(number(&json, "undelivered") >= 0.0, "{json}");
     // Every event due in the second was delivered (200 ± the edges).
     assert!(number(&json, "events") >= 150.0, "{json}");
 }

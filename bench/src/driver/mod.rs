@@ -17,6 +17,7 @@ pub mod nats;
 pub mod redis;
 pub mod spate;
 pub mod spate_stream;
+pub mod spate_txn;
 
 /// The longest a peer's client may wait for one acknowledgement before the
 /// run fails. Their defaults (500 ms for the redis crate's responses, a few
@@ -72,6 +73,22 @@ pub trait Driver: Send + Sync {
     fn send_at(&self, lane: usize, payload: &[u8], intended: Instant) -> AckFuture {
         let _ = intended;
         self.send(lane, payload)
+    }
+
+    /// Sends `events` on `lane` as one unit that the open loop times as a
+    /// whole (a workload's transaction of `txn_events` events), intended at
+    /// `intended`. The future resolves once every event is acknowledged.
+    /// By default each event is sent on its own; the transaction driver
+    /// sends them as one transaction and resolves on its commit.
+    fn send_events_at(&self, lane: usize, events: &[&[u8]], intended: Instant) -> AckFuture {
+        let acks: Vec<AckFuture> = events
+            .iter()
+            .map(|event| self.send_at(lane, event, intended))
+            .collect();
+        Box::pin(async move {
+            futures_util::future::try_join_all(acks).await?;
+            Ok(())
+        })
     }
 
     /// What an acknowledgement means on this system as it is configured.

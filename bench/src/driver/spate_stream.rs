@@ -27,25 +27,10 @@ pub struct StreamDriver {
 
 impl StreamDriver {
     pub fn connect(setup: &Setup<'_>, stream: &str) -> anyhow::Result<Self> {
-        let name: StreamName = stream
-            .parse()
-            .map_err(|e: spate_client::ClientError| anyhow::anyhow!("--stream: {}", e.reason()))?;
+        let name = parse_stream(stream)?;
         let clients = super::spate::connect_producers(setup)?;
         let admin = clients[0].clone();
-        admin
-            .create_scope(&name.scope)
-            .wait()
-            .with_context(|| format!("creating the scope {}", name.scope))?;
-        let segments = u32::try_from(setup.segments).context("--segments")?;
-        let created = match admin
-            .create_stream(&name, StreamConfig::fixed(segments))
-            .wait()
-            .with_context(|| format!("creating the stream {name}"))?
-        {
-            StreamCreateOutcome::Created => true,
-            StreamCreateOutcome::AlreadyExists => false,
-            StreamCreateOutcome::NoSuchScope => bail!("the scope {} vanished", name.scope),
-        };
+        let created = create_stream(&admin, &name, setup.segments)?;
         let writers = clients
             .iter()
             .map(|client| {
@@ -95,15 +80,46 @@ impl Driver for StreamDriver {
             ..
         } = *self;
         drop(writers);
-        if keep || !created {
-            return;
+        if created && !keep {
+            remove_stream(&admin, &name);
         }
-        let removed = admin
-            .seal_stream(&name)
-            .wait()
-            .and_then(|_| admin.delete_stream(&name).wait());
-        if let Err(e) = removed {
-            eprintln!("spate-bench: could not delete the stream {name}: {e}");
-        }
+    }
+}
+
+/// `SCOPE/NAME`, as `--stream` takes it.
+pub fn parse_stream(stream: &str) -> anyhow::Result<StreamName> {
+    stream
+        .parse()
+        .map_err(|e: spate_client::ClientError| anyhow::anyhow!("--stream: {}", e.reason()))
+}
+
+/// Creates the scope and the stream with `segments` fixed segments; true
+/// if this run created the stream (and so deletes it afterwards).
+pub fn create_stream(admin: &Client, name: &StreamName, segments: usize) -> anyhow::Result<bool> {
+    admin
+        .create_scope(&name.scope)
+        .wait()
+        .with_context(|| format!("creating the scope {}", name.scope))?;
+    let segments = u32::try_from(segments).context("--segments")?;
+    match admin
+        .create_stream(name, StreamConfig::fixed(segments))
+        .wait()
+        .with_context(|| format!("creating the stream {name}"))?
+    {
+        StreamCreateOutcome::Created => Ok(true),
+        StreamCreateOutcome::AlreadyExists => Ok(false),
+        StreamCreateOutcome::NoSuchScope => bail!("the scope {} vanished", name.scope),
+    }
+}
+
+/// Seals and deletes a stream the run created; a failure is reported, not
+/// fatal.
+pub fn remove_stream(admin: &Client, name: &StreamName) {
+    let removed = admin
+        .seal_stream(name)
+        .wait()
+        .and_then(|_| admin.delete_stream(name).wait());
+    if let Err(e) = removed {
+        eprintln!("spate-bench: could not delete the stream {name}: {e}");
     }
 }

@@ -11,11 +11,11 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use spate_client::{
     Client, ClientOptions, EventRead, EventSplitter, EventWriter, EventWriterOptions, ReadOutcome,
-    ReaderGroup, ReaderGroupConfig, StreamBounds, StreamConfig, StreamCreateOutcome, StreamInfo,
-    StreamName,
+    ReaderGroup, ReaderGroupConfig, StreamBounds, StreamCut, StreamInfo, StreamName,
 };
 
 use super::{Delivered, Prefill, ReadArgs, ReadConfig, ReadReport, Via};
+use crate::driver::spate_stream::{create_stream, remove_stream};
 use crate::progress::ProgressMode;
 use crate::spec::Workload;
 use crate::stats::{Latencies, round3};
@@ -27,21 +27,16 @@ pub fn run(
     args: &ReadArgs,
     workload: &Workload,
     stream: &StreamName,
+    readers: Option<usize>,
     progress: ProgressMode,
 ) -> anyhow::Result<ReadReport> {
     let floor = crate::append::measure_plain_floor(&args.floor_dir, progress)?;
     let client = Client::connect(args.node.as_str(), ClientOptions::default())
         .with_context(|| format!("connecting to {}", args.node))?;
     let created = create_stream(&client, stream, workload.segments)?;
-    let result = fill_and_read(args, workload, stream, &client, progress);
+    let result = fill_and_read(args, workload, stream, &client, readers, progress);
     if created && !args.keep {
-        let removed = client
-            .seal_stream(stream)
-            .wait()
-            .and_then(|_| client.delete_stream(stream).wait());
-        if let Err(e) = removed {
-            eprintln!("spate-bench: could not delete the stream {stream}: {e}");
-        }
+        remove_stream(&client, stream);
     }
     let (delivered, prefill, readers) = result?;
     let config = ReadConfig {
@@ -74,6 +69,7 @@ fn fill_and_read(
     workload: &Workload,
     stream: &StreamName,
     client: &Client,
+    readers: Option<usize>,
     progress: ProgressMode,
 ) -> anyhow::Result<(Delivered, Prefill, usize)> {
     let mut prefill = fill(client, stream, workload, args.prefill_mib << 20, progress)?;
@@ -90,8 +86,11 @@ fn fill_and_read(
     }
     let (delivered, readers) = match args.via {
         Via::Group => {
-            let readers = args.readers.unwrap_or(workload.segments.clamp(1, 4)).max(1);
-            (read_group(client, stream, &info, readers)?, readers)
+            let readers = readers.unwrap_or(workload.segments.clamp(1, 4)).max(1);
+            (
+                read_group(client, stream, None, info.tail_cut(), readers)?,
+                readers,
+            )
         }
         Via::Segments => (
             read_segments(client, &info)?,
@@ -99,21 +98,6 @@ fn fill_and_read(
         ),
     };
     Ok((delivered, prefill, readers))
-}
-
-/// Creates the stream with `segments` fixed segments; true if this run did.
-fn create_stream(client: &Client, stream: &StreamName, segments: usize) -> anyhow::Result<bool> {
-    client.create_scope(&stream.scope).wait()?;
-    let segments = u32::try_from(segments).context("--segments")?;
-    match client
-        .create_stream(stream, StreamConfig::fixed(segments))
-        .wait()
-        .with_context(|| format!("creating the stream {stream}"))?
-    {
-        StreamCreateOutcome::Created => Ok(true),
-        StreamCreateOutcome::AlreadyExists => Ok(false),
-        StreamCreateOutcome::NoSuchScope => bail!("the scope {} vanished", stream.scope),
-    }
 }
 
 /// Writes `bytes` of payload as fast as acknowledged.
@@ -160,19 +144,22 @@ fn fill(
     })
 }
 
-/// A group of `readers` readers, from the head to the tail cut in `info`.
-fn read_group(
+/// A group of `readers` readers, from `start` (`None`: the head) to `end`
+/// (`spate-bench read --from-start`, workloads with catch-up consumers once
+/// their producers are done, and `spate-bench txn --verify`).
+pub(crate) fn read_group(
     client: &Client,
     stream: &StreamName,
-    info: &StreamInfo,
+    start: Option<StreamCut>,
+    end: StreamCut,
     readers: usize,
 ) -> anyhow::Result<Delivered> {
     let group_name = format!("bench-catchup-{}", crate::driver::run_id());
     let config = ReaderGroupConfig {
         streams: vec![StreamBounds {
             stream: stream.clone(),
-            start: None,
-            end: Some(info.tail_cut()),
+            start,
+            end: Some(end),
         }],
         refresh: Duration::from_millis(250),
     };
@@ -273,6 +260,7 @@ fn empty() -> Delivered {
         payload_bytes: 0,
         seconds: 0.0,
         latency: Latencies::new(),
+        undelivered: 0,
     }
 }
 

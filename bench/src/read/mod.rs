@@ -6,21 +6,28 @@
 //! from the same instant as the append's ack latency. Catch-up mode
 //! (`--from-start`) first fills the stream, then reads what it holds as
 //! fast as it can and reports MB/s against the floor's sequential read.
+//!
+//! A workload's consumers (`consumers` in `crate::spec`) run the same code
+//! beside `append` (`consumers.rs`).
 
 mod catchup;
+mod consumers;
 mod tail;
+
+pub(crate) use catchup::read_group;
+pub use consumers::{Consumed, ConsumerReport, run as consume};
+pub use tail::STAMP_BYTES;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use spate_client::StreamName;
 
 use crate::append::Throughput;
 use crate::floor::FloorReport;
 use crate::progress::ProgressMode;
 use crate::report::Ratio;
-use crate::spec::{EventSize, WorkloadFlags};
+use crate::spec::{ConsumerMode, EventSize, WorkloadFlags};
 use crate::stats::{LatencySummary, ratio, round3};
 
 /// `spate-bench read`.
@@ -33,7 +40,8 @@ pub struct ReadArgs {
     #[arg(long, default_value = "127.0.0.1:9870")]
     pub node: String,
     /// Catch-up: fill the stream (--prefill-mib), then read everything it
-    /// holds from its head as fast as possible.
+    /// holds from its head as fast as possible (also when the workload's
+    /// consumer mode is `catch-up`).
     #[arg(long)]
     pub from_start: bool,
     /// With --from-start: MiB of events written before reading (0: read
@@ -45,8 +53,8 @@ pub struct ReadArgs {
     /// does, without the group's bookkeeping).
     #[arg(long, value_enum, default_value_t = Via::Group)]
     pub via: Via,
-    /// Readers in the group [default: 1 at the tail; one per segment, at
-    /// most 4, for catch-up].
+    /// Readers in the group [default: the workload's consumers, else 1 at
+    /// the tail and one per segment, at most 4, for catch-up].
     #[arg(long)]
     pub readers: Option<usize>,
     /// A directory on the node's device: the floor is measured there.
@@ -89,6 +97,10 @@ pub struct ReadReport {
     /// long each `read_next_event` (or segment read) took.
     pub latency_us: LatencySummary,
     pub latency_samples: u64,
+    /// Tail: events written that no reader had received when reading
+    /// stopped (the drain waits up to 30 s after the writers are done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undelivered: Option<u64>,
     /// Tail: the same events' append ack latency (intended send time to
     /// ack).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,14 +161,24 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
     let Some(stream) = workload.stream.clone() else {
         bail!("spate-bench read needs --stream SCOPE/NAME");
     };
-    let stream: StreamName = stream
-        .parse()
-        .map_err(|e: spate_client::ClientError| anyhow::anyhow!("--stream: {}", e.reason()))?;
+    if workload.txn_events > 0 {
+        bail!(
+            "spate-bench read writes plain events; read transactions with spate-bench txn \
+             --consumers N"
+        );
+    }
+    let stream = crate::driver::spate_stream::parse_stream(&stream)?;
     std::fs::create_dir_all(&args.floor_dir)
         .with_context(|| format!("creating {}", args.floor_dir.display()))?;
     let progress = ProgressMode::choose(args.progress);
-    let report = if args.from_start {
-        catchup::run(args, &workload, &stream, progress)?
+    // A workload's consumers say how many read and how (--readers and
+    // --from-start win when given).
+    let consumers = (workload.consumers > 0).then_some(workload.consumers);
+    let from_start =
+        args.from_start || (consumers.is_some() && workload.consumer_mode == ConsumerMode::CatchUp);
+    let readers = args.readers.or(consumers);
+    let report = if from_start {
+        catchup::run(args, &workload, &stream, readers, progress)?
     } else {
         if workload.event_bytes.min() < tail::STAMP_BYTES {
             bail!(
@@ -167,7 +189,13 @@ pub fn main(args: &ReadArgs) -> anyhow::Result<()> {
         if workload.rate_per_s().is_none() {
             bail!("tail reads run at a fixed --rate (catch-up reads are --from-start)");
         }
-        tail::run(args, &workload, &stream, progress)?
+        tail::run(
+            args,
+            &workload,
+            &stream,
+            readers.unwrap_or(1).max(1),
+            progress,
+        )?
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -183,6 +211,9 @@ pub(crate) struct Delivered {
     pub payload_bytes: u64,
     pub seconds: f64,
     pub latency: crate::stats::Latencies,
+    /// Tail: events written (warm-up included) that no reader had received
+    /// when reading stopped (0 for catch-up, which reads to a fixed end).
+    pub undelivered: u64,
 }
 
 impl ReadReport {
@@ -209,6 +240,7 @@ impl ReadReport {
             read_mb_per_s: round3(mb_per_s),
             latency_us: latency,
             latency_samples: delivered.latency.len(),
+            undelivered: ack.is_some().then_some(delivered.undelivered),
             ratio: ReadRatio {
                 floor: Ratio::new(&latency, &floor, floor.faster_sync(), mb_per_s),
                 read_vs_seq_read: ratio(mb_per_s, floor.seq_read_mb_per_s),
