@@ -210,7 +210,7 @@ fn a_commit_after_a_scale_rolls_the_data_into_a_sealed_epoch_even_across_a_crash
 
 #[test]
 fn an_unpinged_transaction_expires_and_a_pinged_one_lives() {
-    let node = Node::start("txn-lease", 1);
+    let node = Node::start("wire-txn-lease", 1);
     let client = connect(&node);
     let name = stream(&client, "txn", "lease", StreamConfig::fixed(1));
     let mut conn = Conn::open(node.cores[0]);

@@ -50,6 +50,20 @@ impl Default for Sizes {
     }
 }
 
+/// A new, empty directory for a test node. The counter keeps two tests
+/// that picked the same name (in one test process) from sharing one.
+fn fresh_dir(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "spate-node-test-{name}-{}-{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test directory");
+    dir
+}
+
 impl Node {
     /// Starts a node with `cores` cores on a fresh directory, on ephemeral ports.
     pub fn start(name: &str, cores: usize) -> Self {
@@ -59,10 +73,7 @@ impl Node {
     /// Starts a node whose cores listen on fixed ports from `listen` on, so a
     /// restart keeps them (clients reconnect to the same addresses).
     pub fn start_listening(name: &str, cores: usize, listen: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("test directory");
+        let dir = fresh_dir(name);
         Self::start_in(
             dir,
             cores,
@@ -83,10 +94,7 @@ impl Node {
 
     /// Starts a node with more flags and environment, on ephemeral ports.
     pub fn start_extra(name: &str, cores: usize, extra: Extra) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("test directory");
+        let dir = fresh_dir(name);
         Self::start_in(dir, cores, "127.0.0.1:0".into(), Sizes::default(), extra)
     }
 
@@ -102,10 +110,7 @@ impl Node {
 
     /// Starts a node with these sizes (journal files are 32 MiB).
     pub fn start_sized(name: &str, cores: usize, sizes: Sizes) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("spate-node-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("test directory");
+        let dir = fresh_dir(name);
         Self::start_in(
             dir,
             cores,
