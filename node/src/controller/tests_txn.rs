@@ -68,11 +68,11 @@ fn a_transaction_opens_over_the_current_segments_and_commits_by_merging() {
         work,
         vec![
             Work::SealTxnSegment { parent: 0, id: 0 },
-            Work::MergeTxnSegment { parent: 0, id: 0 },
             Work::SealTxnSegment { parent: 1, id: 0 },
+            Work::MergeTxnSegment { parent: 0, id: 0 },
             Work::MergeTxnSegment { parent: 1, id: 0 },
         ],
-        "each segment is sealed before it merges"
+        "every segment is sealed before any merges"
     );
     assert_eq!(state.txn_outcome(0), TxnOutcome::Committed);
     assert_eq!(state.txn_outcome(1), TxnOutcome::Open, "others stay open");
@@ -115,18 +115,18 @@ fn a_commit_after_a_scale_rolls_the_transaction_into_two_new_epochs() {
             Work::CreateSegment(4),
             Work::CreateSegment(5),
             Work::SealTxnSegment { parent: 0, id: 0 },
+            Work::SealTxnSegment { parent: 1, id: 0 },
             Work::CopyTxnSegment {
                 parent: 0,
                 id: 0,
                 into: 4
             },
-            Work::DeleteTxnSegment { parent: 0, id: 0 },
-            Work::SealTxnSegment { parent: 1, id: 0 },
             Work::CopyTxnSegment {
                 parent: 1,
                 id: 0,
                 into: 5
             },
+            Work::DeleteTxnSegment { parent: 0, id: 0 },
             Work::DeleteTxnSegment { parent: 1, id: 0 },
             Work::SealSegment(4),
             Work::SealSegment(5),

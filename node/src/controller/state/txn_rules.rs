@@ -245,18 +245,21 @@ impl StreamState {
                     .collect(),
                 StreamEvent::TxnOpened { id },
             ),
-            &Phase::CommittingTxn { id } => (
-                parents(id)
-                    .into_iter()
-                    .flat_map(|parent| {
-                        [
-                            Work::SealTxnSegment { parent, id },
-                            Work::MergeTxnSegment { parent, id },
-                        ]
-                    })
-                    .collect(),
-                StreamEvent::TxnCommitted { id },
-            ),
+            // Every segment sealed before any merges (the waves run each
+            // kind at once).
+            &Phase::CommittingTxn { id } => {
+                let parents = parents(id);
+                let seal = parents
+                    .iter()
+                    .map(|&parent| Work::SealTxnSegment { parent, id });
+                let merge = parents
+                    .iter()
+                    .map(|&parent| Work::MergeTxnSegment { parent, id });
+                (
+                    seal.chain(merge).collect(),
+                    StreamEvent::TxnCommitted { id },
+                )
+            }
             Phase::RollingTxn {
                 id,
                 copies,
@@ -289,19 +292,22 @@ impl StreamState {
 }
 
 /// A roll, in an order that a crash at any step can resume: the copies
-/// exist before data goes in; each transaction segment is sealed, copied
-/// and only then deleted (so a missing one was copied); the copies are
+/// exist before data goes in; every transaction segment is sealed, then
+/// copied, and only then deleted (so a missing one was copied); the copies are
 /// sealed before `next` exists; the current segments are sealed last, so
 /// writers move on only once everything before them is in place.
 fn roll_work(id: u64, copies: &[(u64, u64)], next: &[u64], seal: &[u64]) -> Vec<Work> {
     let create_copies = copies.iter().map(|&(_, c)| Work::CreateSegment(c));
-    let fill = copies.iter().flat_map(|&(parent, into)| {
-        [
-            Work::SealTxnSegment { parent, id },
-            Work::CopyTxnSegment { parent, id, into },
-            Work::DeleteTxnSegment { parent, id },
-        ]
-    });
+    let seal_txn = copies
+        .iter()
+        .map(|&(parent, _)| Work::SealTxnSegment { parent, id });
+    let copy = copies
+        .iter()
+        .map(|&(parent, into)| Work::CopyTxnSegment { parent, id, into });
+    let delete_txn = copies
+        .iter()
+        .map(|&(parent, _)| Work::DeleteTxnSegment { parent, id });
+    let fill = seal_txn.chain(copy).chain(delete_txn);
     let seal_copies = copies.iter().map(|&(_, c)| Work::SealSegment(c));
     let create_next = next.iter().map(|&n| Work::CreateSegment(n));
     let seal_current = seal.iter().map(|&n| Work::SealSegment(n));

@@ -20,6 +20,7 @@ mod scopes;
 mod slot;
 mod txn;
 mod txn_work;
+mod waves;
 mod workflow;
 
 use std::cell::RefCell;

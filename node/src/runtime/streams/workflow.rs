@@ -1,5 +1,6 @@
 //! Running a stream's workflow to its end: the segment work its phase still
-//! needs (each step idempotent), then the event that records completion.
+//! needs (each step idempotent; steps of a kind at once, `waves.rs`), then
+//! the event that records completion.
 //! The same code finishes a workflow a request started and one that a
 //! restart interrupted.
 
@@ -11,6 +12,7 @@ use super::logs::{self, StepError, unexpected};
 use super::registry;
 use super::slot::StreamSlot;
 use super::txn_work;
+use super::waves;
 use crate::controller::{RegistryEvent, Work};
 
 /// What finishing left.
@@ -33,8 +35,12 @@ pub async fn finish(ctx: &CoreContext, slot: &StreamSlot) -> Result<Finished, St
             slot.compact_if_long(ctx).await?;
             return Ok(Finished::Idle);
         }
-        for step in work {
-            do_work(ctx, slot, step).await?;
+        for wave in waves::waves(work) {
+            let steps = wave
+                .into_iter()
+                .map(|step| do_work(ctx, slot, step))
+                .collect();
+            waves::all(steps).await?;
         }
         match done {
             Some(event) => slot.append(ctx, event).await?,
