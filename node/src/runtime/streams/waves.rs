@@ -81,16 +81,18 @@ mod tests {
         );
     }
 
+    type Step = Pin<Box<dyn Future<Output = Result<(), StepError>>>>;
+
     #[test]
     fn all_waits_for_every_step_and_keeps_the_first_error() {
-        let steps: Vec<Pin<Box<dyn Future<Output = Result<(), StepError>>>>> = vec![
+        let steps: Vec<Step> = vec![
             Box::pin(async { Ok(()) }),
             Box::pin(async { Err(StepError::Conflict) }),
             Box::pin(async { Err(StepError::Corrupt("second".into())) }),
         ];
         let result = futures_lite::future::block_on(all(steps));
         assert!(matches!(result, Err(StepError::Conflict)), "{result:?}");
-        let none: Vec<Pin<Box<dyn Future<Output = Result<(), StepError>>>>> = Vec::new();
+        let none: Vec<Step> = Vec::new();
         assert!(futures_lite::future::block_on(all(none)).is_ok());
     }
 }
