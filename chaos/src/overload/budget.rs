@@ -26,11 +26,11 @@ pub struct NodeSizes {
 /// Read-back payloads a core keeps (`RECENT_RECORDS_BYTES`, runtime/recent.rs),
 /// and hot chunks read back (`RECENT_HOT_BYTES`).
 const RECENT_RECORDS_BYTES: u64 = 32 * MIB;
-const RECENT_HOT_BYTES: u64 = 16 * MIB;
+const RECENT_HOT_BYTES: u64 = 64 * MIB;
 /// The flusher's longest run (`MAX_RUN_BYTES`, runtime/flusher.rs): while
 /// one is written it exists as read, in the write buffer, and as the chunk
 /// that replaces the old ones.
-const FLUSH_RUN_BYTES: u64 = 4 * MIB;
+const FLUSH_RUN_BYTES: u64 = 2 * MIB;
 /// The journal's group-commit buffers (`JournalConfig::default`, journal/src/config.rs):
 /// bytes queued before submission, standard write size, writes in flight.
 const JOURNAL_QUEUED_BYTES: u64 = 32 * MIB;
@@ -85,7 +85,7 @@ pub fn base(idle_rss: u64, sizes: NodeSizes, limits: &Limits) -> Bound {
             cores * RECENT_RECORDS_BYTES,
         )
         .plus(
-            format!("hot chunk read-backs {cores}x16 MiB"),
+            format!("hot chunk read-backs {cores}x64 MiB"),
             cores * RECENT_HOT_BYTES,
         )
         .plus("flusher runs", cores * 3 * FLUSH_RUN_BYTES.max(record))

@@ -9,6 +9,9 @@
 //! Taken:
 //! - after every `every_bytes` of appended records, so replay after a crash
 //!   covers at most about that much;
+//! - after every `every_bytes` the flusher moved to hot chunk files, so the
+//!   journal gives the room back (and a restart does not flush it again),
+//!   and at once when `CompactNow` asks;
 //! - when the journal is short of files and a truncate, delete or merge may
 //!   have freed some, so space comes back without waiting for more appends
 //!   (which are refused then);
@@ -32,6 +35,10 @@ use crate::container::{Snapshot, encode_checkpoint};
 pub struct Checkpoints {
     every_bytes: u64,
     since_bytes: u64,
+    /// Bytes flushed out of the journal since the last checkpoint.
+    flushed_bytes: u64,
+    /// A checkpoint was asked for (`CompactNow`).
+    asked: bool,
     freed: bool,
     /// A checkpoint appended, not yet durable: its LSN and the floor to
     /// release once it is.
@@ -45,6 +52,8 @@ impl Checkpoints {
         Self {
             every_bytes,
             since_bytes: 0,
+            flushed_bytes: 0,
+            asked: false,
             freed: false,
             in_flight: None,
             roll_next: false,
@@ -59,6 +68,17 @@ impl Checkpoints {
     /// A mutation that may let journal records go (truncate, delete, merge).
     pub fn freed(&mut self) {
         self.freed = true;
+    }
+
+    /// The flusher moved `bytes` out of the journal.
+    pub fn flushed(&mut self, bytes: u64) {
+        self.flushed_bytes += bytes;
+        self.freed = true;
+    }
+
+    /// Takes a checkpoint at the next step, due or not.
+    pub fn ask(&mut self) {
+        self.asked = true;
     }
 }
 
@@ -87,7 +107,11 @@ impl<S: Storage> CoreState<S> {
             return false;
         }
         let short = self.journal.unused_files() < APPEND_RESERVE_FILES;
-        c.since_bytes >= c.every_bytes || c.roll_next || (c.freed && short)
+        c.since_bytes >= c.every_bytes
+            || c.flushed_bytes >= c.every_bytes
+            || c.asked
+            || c.roll_next
+            || (c.freed && short)
     }
 
     fn write_checkpoint(&mut self) {
@@ -153,6 +177,8 @@ impl<S: Storage> CoreState<S> {
         let c = &mut self.checkpoints;
         c.in_flight = Some((lsn, floor));
         c.since_bytes = 0;
+        c.flushed_bytes = 0;
+        c.asked = false;
         c.freed = false;
         c.roll_next = false;
     }

@@ -64,8 +64,9 @@ pub struct CompactJob {
 /// and syncs them (`docs/tier.md`).
 const STORE_PIECE_BYTES: u64 = 16 << 20;
 
-/// The longest run written at once.
-const MAX_RUN_BYTES: u64 = 4 << 20;
+/// The longest run written at once: a read of any part of it reads all of
+/// it (its CRC covers the whole), so it is also the read-back unit.
+const MAX_RUN_BYTES: u64 = 2 << 20;
 /// Bytes flushed per round before the core looks at other work.
 const ROUND_BYTES: u64 = 64 << 20;
 const TICK: Duration = Duration::from_millis(10);
@@ -200,6 +201,7 @@ impl Flusher {
             }
         }
         self.writing.clear();
+        self.state.borrow_mut().ask_checkpoint();
         self.collect().await;
         let stored = match self.store_closed(drop_hot).await {
             Ok(stored) => stored,
@@ -463,7 +465,14 @@ impl<S: Storage> CoreState<S> {
     /// `bytes` left the journal: a checkpoint may now release files.
     fn flushed(&mut self, bytes: u64) {
         self.metrics.flushed_bytes.add(bytes);
-        self.checkpoints.freed();
+        self.checkpoints.flushed(bytes);
+        self.driver.signal();
+    }
+
+    /// Has the journal driver take a checkpoint now (so what was flushed
+    /// is recorded and released without waiting for more).
+    fn ask_checkpoint(&mut self) {
+        self.checkpoints.ask();
         self.driver.signal();
     }
 

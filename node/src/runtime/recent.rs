@@ -14,8 +14,10 @@ use spate_journal::Lsn;
 
 /// Bytes of payloads a core keeps.
 pub const RECENT_RECORDS_BYTES: usize = 32 << 20;
-/// Bytes of hot chunks a core keeps (each at most a flush run or a record).
-pub const RECENT_HOT_BYTES: usize = 16 << 20;
+/// Bytes of hot chunks a core keeps (each at most a flush run or a record):
+/// enough that readers catching up on a few dozen segments at once each
+/// find the rest of their extent here.
+pub const RECENT_HOT_BYTES: usize = 64 << 20;
 
 #[derive(Debug)]
 pub struct RecentRecords<K = Lsn> {
