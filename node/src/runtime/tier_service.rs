@@ -1,7 +1,9 @@
 //! The node's erasure-coded tier (`spate_tier`), served by threads of its
 //! own: the library does blocking file I/O, which must never run on a
 //! core. One writer thread stores and deletes (the library wants one
-//! writer); two reader threads serve reads alongside it. Cores talk to
+//! writer); eight reader threads serve reads alongside it (the library
+//! reads a stripe's cells one after another, so parallel reads are what
+//! keeps every directory busy). Cores talk to
 //! them through bounded queues and wait for the answer asynchronously.
 //!
 //! A scrubber thread verifies every stored object in the background, one
@@ -31,7 +33,7 @@ pub struct ScrubSettings {
 
 /// Jobs queued per kind before a core waits to queue more.
 const QUEUE: usize = 64;
-const READERS: usize = 2;
+const READERS: usize = 8;
 
 /// The tier's object for hot chunk file `file` of core `core`.
 pub fn object_name(core: usize, file: u64) -> String {
