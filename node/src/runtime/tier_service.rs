@@ -6,6 +6,7 @@
 //! keeps every directory busy). Cores talk to
 //! them through bounded queues and wait for the answer asynchronously.
 //!
+//! At start the writer removes what interrupted stores left (orphans).
 //! A scrubber thread verifies every stored object in the background, one
 //! object at a time (so stores are never held up for long), at a bounded
 //! rate, and logs any damage it finds (reads rebuild around it; `spate tier
@@ -225,6 +226,7 @@ impl TierHandle {
 }
 
 fn serve_writes(tier: &RwLock<Tier<RealDir>>, jobs: &flume::Receiver<WriteJob>) {
+    collect_orphans(tier);
     while let Ok(job) = jobs.recv() {
         let mut tier = tier.write().unwrap_or_else(|p| p.into_inner());
         match job {
@@ -262,6 +264,24 @@ fn serve_writes(tier: &RwLock<Tier<RealDir>>, jobs: &flume::Receiver<WriteJob>) 
                 let _ = reply.send(Ok(listed));
             }
         }
+    }
+}
+
+/// Removes what a store that a crash interrupted left behind (shards and
+/// temporary files no manifest names), before anything new is stored.
+fn collect_orphans(tier: &RwLock<Tier<RealDir>>) {
+    let report = tier
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .collect_orphans();
+    if report.removed > 0 || report.failed > 0 || !report.unlisted_dirs.is_empty() {
+        tracing::info!(
+            removed = report.removed,
+            failed = report.failed,
+            kept_unsure = report.kept_unsure,
+            unlisted_dirs = ?report.unlisted_dirs,
+            "collected the tier's orphans (stores a stop interrupted)"
+        );
     }
 }
 

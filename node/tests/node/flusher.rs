@@ -149,6 +149,31 @@ fn compact_now(node: &Node, drop_hot: bool) -> u64 {
         .sum()
 }
 
+/// Bytes in the tier's directories (shards and manifests).
+fn tier_bytes(dirs: &[std::path::PathBuf]) -> u64 {
+    dirs.iter()
+        .flat_map(|d| walk(d))
+        .map(|f| f.metadata().map_or(0, |m| m.len()))
+        .sum()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
 fn wipe(dir: &Path) {
     std::fs::remove_dir_all(dir).expect("wiped");
     std::fs::create_dir_all(dir).expect("recreated empty");
@@ -208,6 +233,40 @@ fn compacted_data_reads_back_from_the_tier_even_with_a_directory_lost() {
             read_all(&mut conn, segment, bytes.len()) == *bytes,
             "{segment} from the tier"
         );
+    }
+    // Deleting a segment deletes its data from the tier too.
+    let extra = conn.call(Request::CreateSegment(CreateSegment {
+        segment: "s/tier/gone".into(),
+    }));
+    assert!(matches!(extra, Reply::SegmentCreated(_)), "{extra:?}");
+    for event in 0..events {
+        let reply = conn.call(Request::Append(Append {
+            segment: "s/tier/gone".into(),
+            writer_id: 1,
+            event_number: event as i64,
+            payload: payload(9, event, event_len),
+        }));
+        assert!(matches!(reply, Reply::Appended(_)), "{reply:?}");
+    }
+    let before = tier_bytes(&dirs);
+    compact_now(&node, true);
+    assert!(
+        tier_bytes(&dirs) > before,
+        "the new segment went to the tier"
+    );
+    let deleted = conn.call(Request::Delete(Delete {
+        segment: "s/tier/gone".into(),
+    }));
+    assert!(matches!(deleted, Reply::Deleted(_)), "{deleted:?}");
+    let mut waited = 0;
+    while tier_bytes(&dirs) > before + (1 << 20) {
+        waited += 1;
+        assert!(
+            waited < 600,
+            "the deleted segment's tier data stayed: {} bytes",
+            tier_bytes(&dirs)
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
     // One directory lost (m = 1): every byte still reads back, rebuilt.
     wipe(&dirs[1]);
