@@ -162,46 +162,36 @@ impl TierHandle {
     /// Stores `data` as object `name` from `offset` (where it ends now).
     /// Returns where the object ends after.
     pub async fn store(&self, name: String, offset: u64, data: Vec<u8>) -> Result<u64, StoreError> {
-        let (reply, answer) = flume::bounded(1);
-        let job = WriteJob::Store {
+        let job = |reply| WriteJob::Store {
             name,
             offset,
             data,
             reply,
         };
-        self.writes
-            .send_async(job)
-            .await
-            .map_err(|_| StoreError::Failed("the tier's writer stopped".into()))?;
-        answer
-            .recv_async()
-            .await
-            .map_err(|_| StoreError::Failed("the tier's writer stopped".into()))?
+        self.ask_writer(job).await.map_err(StoreError::Failed)?
     }
 
     pub async fn delete(&self, name: String) -> Result<(), String> {
-        let (reply, answer) = flume::bounded(1);
-        self.writes
-            .send_async(WriteJob::Delete { name, reply })
-            .await
-            .map_err(|_| "the tier's writer stopped".to_string())?;
-        answer
-            .recv_async()
-            .await
-            .map_err(|_| "the tier's writer stopped".to_string())?
+        self.ask_writer(|reply| WriteJob::Delete { name, reply })
+            .await?
     }
 
     /// Core `core`'s objects: (file, bytes stored).
     pub async fn list(&self, core: usize) -> Result<Vec<(u64, u64)>, String> {
+        self.ask_writer(|reply| WriteJob::List { core, reply })
+            .await?
+    }
+
+    /// Queues a job for the writer and waits for its answer.
+    async fn ask_writer<T>(
+        &self,
+        job: impl FnOnce(flume::Sender<T>) -> WriteJob,
+    ) -> Result<T, String> {
         let (reply, answer) = flume::bounded(1);
-        self.writes
-            .send_async(WriteJob::List { core, reply })
-            .await
-            .map_err(|_| "the tier's writer stopped".to_string())?;
-        answer
-            .recv_async()
-            .await
-            .map_err(|_| "the tier's writer stopped".to_string())?
+        const STOPPED: &str = "the tier's writer stopped";
+        let sent = self.writes.send_async(job(reply)).await;
+        sent.map_err(|_| STOPPED.to_string())?;
+        answer.recv_async().await.map_err(|_| STOPPED.to_string())
     }
 
     /// `len` bytes of object `name` at `offset`, every byte verified (or

@@ -27,28 +27,6 @@ fn payload(segment: usize, event: usize, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn read_all(conn: &mut Conn, segment: &str, len: usize) -> Vec<u8> {
-    let mut data = Vec::with_capacity(len);
-    while data.len() < len {
-        let reply = conn.call(Request::Read(Read {
-            segment: segment.into(),
-            offset: data.len() as u64,
-            max_bytes: 3 << 20,
-            wait_ms: 0,
-        }));
-        let Reply::ReadData(chunk) = reply else {
-            panic!("read of {segment} at {} answered {reply:?}", data.len());
-        };
-        assert!(
-            !chunk.data.is_empty(),
-            "{segment}: no data at {}",
-            data.len()
-        );
-        data.extend_from_slice(&chunk.data);
-    }
-    data
-}
-
 #[test]
 fn a_small_journal_takes_far_more_data_than_it_holds_and_all_of_it_reads_back() {
     // Four 32 MiB journal files (two can hold data) and 16 MiB of cache;
@@ -97,7 +75,7 @@ fn a_small_journal_takes_far_more_data_than_it_holds_and_all_of_it_reads_back() 
         .collect();
     for (segment, bytes) in segments.iter().zip(&expected) {
         assert!(
-            read_all(&mut conn, segment, bytes.len()) == *bytes,
+            crate::read_everything(&mut conn, segment, bytes.len()) == *bytes,
             "{segment} reads back"
         );
     }
@@ -109,7 +87,7 @@ fn a_small_journal_takes_far_more_data_than_it_holds_and_all_of_it_reads_back() 
     let mut conn = Conn::open(node.cores[0]);
     for (segment, bytes) in segments.iter().zip(&expected) {
         assert!(
-            read_all(&mut conn, segment, bytes.len()) == *bytes,
+            crate::read_everything(&mut conn, segment, bytes.len()) == *bytes,
             "{segment} reads back after a kill"
         );
     }
@@ -230,7 +208,7 @@ fn compacted_data_reads_back_from_the_tier_even_with_a_directory_lost() {
     let mut conn = Conn::open(node.cores[1]);
     for (segment, bytes) in segments.iter().zip(&expected) {
         assert!(
-            read_all(&mut conn, segment, bytes.len()) == *bytes,
+            crate::read_everything(&mut conn, segment, bytes.len()) == *bytes,
             "{segment} from the tier"
         );
     }
@@ -274,7 +252,7 @@ fn compacted_data_reads_back_from_the_tier_even_with_a_directory_lost() {
     let mut conn = Conn::open(node.cores[0]);
     for (segment, bytes) in segments.iter().zip(&expected) {
         assert!(
-            read_all(&mut conn, segment, bytes.len()) == *bytes,
+            crate::read_everything(&mut conn, segment, bytes.len()) == *bytes,
             "{segment} degraded"
         );
     }

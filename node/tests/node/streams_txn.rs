@@ -10,6 +10,18 @@ use spate_wire::*;
 use crate::streams::{connect, describe, eventually, stream};
 use crate::support::{Conn, Extra, Node};
 
+/// A node that exits (code 86, debug builds) right after a commit's intent
+/// is durable.
+fn crash_after_commit_intent() -> Extra {
+    Extra {
+        args: vec![],
+        env: vec![(
+            "SPATE_CONTROLLER_CRASH_AFTER".into(),
+            "TxnCommitStarted".into(),
+        )],
+    }
+}
+
 fn begin(conn: &mut Conn, name: &StreamName, lease_ms: u64) -> TxnBegun {
     let reply = conn.call(Request::BeginTxn(BeginTxn {
         scope: name.scope.clone(),
@@ -83,13 +95,7 @@ fn bytes_of(conn: &mut Conn, segment: &str) -> Vec<u8> {
 
 #[test]
 fn a_commit_interrupted_by_a_crash_finishes_after_the_restart() {
-    let crash = Extra {
-        args: vec![],
-        env: vec![(
-            "SPATE_CONTROLLER_CRASH_AFTER".into(),
-            "TxnCommitStarted".into(),
-        )],
-    };
+    let crash = crash_after_commit_intent();
     let node = Node::start_extra("txn-crash", 2, crash);
     let client = connect(&node);
     let name = stream(&client, "txn", "crash", StreamConfig::fixed(2));
@@ -136,13 +142,7 @@ fn a_commit_interrupted_by_a_crash_finishes_after_the_restart() {
 
 #[test]
 fn a_commit_after_a_scale_rolls_the_data_into_a_sealed_epoch_even_across_a_crash() {
-    let crash = Extra {
-        args: vec![],
-        env: vec![(
-            "SPATE_CONTROLLER_CRASH_AFTER".into(),
-            "TxnCommitStarted".into(),
-        )],
-    };
+    let crash = crash_after_commit_intent();
     let node = Node::start_extra("txn-roll", 2, crash);
     let client = connect(&node);
     let name = stream(&client, "txn", "roll", StreamConfig::fixed(2));
