@@ -15,6 +15,8 @@ use super::txn::TxnBook;
 mod snapshot;
 mod txn_rules;
 pub use snapshot::StreamSnapshot;
+#[cfg(test)]
+pub use txn_rules::MAX_OPEN_TXNS;
 use txn_rules::is_txn_event;
 
 /// Where a stream is in its life. At most one workflow runs at a time.
@@ -149,6 +151,8 @@ pub enum StreamError {
     CutBeforeTruncation(u64),
     #[error("stream snapshot: {0}")]
     Snapshot(&'static str),
+    #[error("the stream has {0} open transactions, the most it takes; commit or abort some")]
+    TooManyTxns(usize),
     #[error("transaction {0} is not open")]
     TxnNotOpen(u64),
     #[error("event {event} does not fit a stream that is {phase}")]

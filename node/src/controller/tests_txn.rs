@@ -221,6 +221,18 @@ fn transaction_requests_that_do_not_fit_are_refused() {
         assert!(state.apply(&event).is_err(), "{event:?}");
         assert_eq!(state, before, "a misfit changes nothing");
     }
+    // Open transactions are bounded.
+    let mut crowded = state.clone();
+    for _ in 0..super::state::MAX_OPEN_TXNS {
+        let begin = crowded.begin_txn_event(1000).expect("room");
+        crowded.apply(&begin).expect("fits");
+        let opened = crowded.pending_work().1.expect("opening");
+        crowded.apply(&opened).expect("fits");
+    }
+    assert!(matches!(
+        crowded.begin_txn_event(1000),
+        Err(StreamError::TooManyTxns(_))
+    ));
     let seal = state.seal_event().expect("active");
     record(&mut state, &mut log, seal);
     assert!(matches!(

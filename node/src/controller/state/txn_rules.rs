@@ -11,6 +11,10 @@ use super::super::events::StreamEvent;
 use super::super::txn::{Txn, TxnOutcome};
 use super::{Phase, SegmentRecord, StreamError, StreamState, Work};
 
+/// Open transactions a stream may have at once: each holds a segment per
+/// parent and a place in the stream's state (and its snapshot).
+pub const MAX_OPEN_TXNS: usize = 4096;
+
 /// Whether `event` is one of the transaction events.
 pub(super) fn is_txn_event(event: &StreamEvent) -> bool {
     matches!(
@@ -28,6 +32,9 @@ impl StreamState {
     /// The event that begins a transaction over the current segments.
     pub fn begin_txn_event(&self, lease_ms: u64) -> Result<StreamEvent, StreamError> {
         self.require_active("a transaction")?;
+        if self.txns.all_open().count() >= MAX_OPEN_TXNS {
+            return Err(StreamError::TooManyTxns(MAX_OPEN_TXNS));
+        }
         Ok(StreamEvent::TxnBegun {
             id: self.txns.next_id(),
             lease_ms,

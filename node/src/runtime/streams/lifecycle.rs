@@ -30,6 +30,7 @@ pub fn no_such_stream(slot: &StreamSlot) -> Reply {
 pub fn refused(error: StreamError) -> Reply {
     let status = match error {
         StreamError::WrongPhase { .. } => StatusCode::StreamStateConflict,
+        StreamError::TooManyTxns(_) => StatusCode::Busy,
         StreamError::Replay { .. } => StatusCode::Internal,
         _ => StatusCode::InvalidArgument,
     };
