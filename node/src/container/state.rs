@@ -197,6 +197,16 @@ impl State {
                 segment: s.name.clone(),
                 problem,
             };
+            // Only segments kept in memory are checkpointed inline; the node
+            // would not write another, and could not checkpoint it again.
+            let inline = |c: &&super::snapshot::ChunkRef| {
+                matches!(c.source, super::snapshot::ChunkSource::Inline(_))
+            };
+            if !super::kept_in_memory(&s.name) && s.chunks.iter().any(|c| inline(&c)) {
+                return Err(inconsistent(
+                    "an inline chunk in a segment not kept in memory".into(),
+                ));
+            }
             let data = Chunks::from_refs(s.start_offset, s.length, &s.chunks, lengths_only)
                 .map_err(inconsistent)?;
             state.data_bytes += data.held().resident;

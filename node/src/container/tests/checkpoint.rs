@@ -347,3 +347,34 @@ fn a_hot_chunk_is_checkpointed_by_its_file_extent() {
     v2[0] = 2;
     assert!(decode_checkpoint(&v2).is_err());
 }
+
+/// Only segments kept in memory may carry their bytes inline: the node
+/// writes no other, and could not checkpoint a restored one again (found by
+/// the `node_checkpoint` fuzz target).
+#[test]
+fn restore_refuses_inline_chunks_outside_the_segments_kept_in_memory() {
+    use super::super::snapshot::{ChunkRef, ChunkSource, SegmentSnapshot};
+    let segment = |name: &str| SegmentSnapshot {
+        name: name.into(),
+        sealed: false,
+        created_ms: 1,
+        start_offset: 0,
+        length: 3,
+        last_seq: 1,
+        attributes: vec![],
+        writers: vec![],
+        chunks: vec![ChunkRef {
+            offset: 0,
+            len: 3,
+            source: ChunkSource::Inline(bytes::Bytes::from_static(b"abc")),
+        }],
+    };
+    let snapshot = |name: &str| Snapshot {
+        container: 7,
+        last_seq: 1,
+        segments: vec![segment(name)],
+    };
+    assert!(Container::restore(7, limits(), &snapshot("s/a/0")).is_err());
+    let kept = Container::restore(7, limits(), &snapshot("_system/streams/s/a")).expect("kept");
+    assert!(kept.snapshot().is_some(), "and checkpoints again");
+}
