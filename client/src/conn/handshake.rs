@@ -82,8 +82,7 @@ fn greet(
     let mut decoder = FrameDecoder::new(ABSOLUTE_MAX_FRAME_BYTES);
     let mut buf = vec![0; 16 * 1024];
     loop {
-        let n = stream
-            .read(&mut buf)
+        let n = read_some(stream, &mut buf)
             .map_err(|e| ClientError::io("waiting for HelloReply", &e))?;
         if n == 0 {
             return Err(ClientError::retryable("node closed the connection"));
@@ -101,6 +100,18 @@ fn greet(
                 return answer(reply).map(|hello| (hello, leftover));
             }
             input = &input[consumed..];
+        }
+    }
+}
+
+/// One read, repeated if a signal interrupted it (as the connection's
+/// reader thread does): a signal meant for something else on this thread
+/// must not fail the handshake.
+fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
         }
     }
 }
