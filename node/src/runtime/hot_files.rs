@@ -24,6 +24,7 @@ use std::rc::Rc;
 use glommio::io::{DmaFile, OpenOptions as DmaOpenOptions};
 use thiserror::Error;
 
+use super::storage::read_exact_aligned;
 use super::tier_service::{TierHandle, object_name};
 use crate::container::HotData;
 
@@ -36,13 +37,6 @@ const MAX_OPEN_FILES: usize = 256;
 pub enum HotReadError {
     #[error("hot chunk file {file}: {source}")]
     Io { file: u64, source: io::Error },
-    #[error("hot chunk file {file}: {got} of {want} bytes at {offset}")]
-    Short {
-        file: u64,
-        offset: u64,
-        got: usize,
-        want: usize,
-    },
     #[error("hot chunk file {file}: the chunk at {offset} fails its checksum")]
     Checksum { file: u64, offset: u64 },
     #[error("hot chunk file {file}: not on the data disk, and the tier read failed: {reason}")]
@@ -180,17 +174,7 @@ impl HotFiles {
     /// are on disk (for storing in the tier: the extents carry their CRCs).
     pub async fn read_raw(&self, id: u64, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let file = self.file(id).await?;
-        let read = file
-            .read_at_aligned(offset, len)
-            .await
-            .map_err(io::Error::from)?;
-        if read.len() < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("short read: {} of {len} bytes", read.len()),
-            ));
-        }
-        Ok(read[..len].to_vec())
+        read_exact_aligned(&file, offset, len).await
     }
 
     /// Deletes the local copy of a file the tier holds whole.
@@ -308,14 +292,7 @@ impl HotFiles {
                 self.read_plain(at).await.map_err(io)?
             }
         };
-        if read.len() < want {
-            return Err(HotReadError::Short {
-                file: at.file,
-                offset: at.file_offset,
-                got: read.len(),
-                want,
-            });
-        }
+        // Both reads return at least `want` bytes or an error.
         let data = &read[..want];
         if crc32c::crc32c(data) != at.crc {
             return Err(HotReadError::Checksum {
@@ -330,11 +307,7 @@ impl HotFiles {
     async fn read_direct(&self, at: HotData) -> io::Result<Vec<u8>> {
         let file = self.file(at.file).await?;
         let span = (at.len as usize).div_ceil(HOT_BLOCK as usize) * HOT_BLOCK as usize;
-        let read = file
-            .read_at_aligned(at.file_offset, span)
-            .await
-            .map_err(io::Error::from)?;
-        Ok(read.to_vec())
+        read_exact_aligned(&file, at.file_offset, span).await
     }
 
     /// The extent's bytes, read with a plain `pread` on the blocking pool.

@@ -219,18 +219,28 @@ impl JournalReader {
     /// Reads `len` bytes at `offset` of slot `slot`; both block-aligned.
     pub async fn read(&self, slot: Slot, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let file = dma_file(&self.files, &self.dir, slot).await?;
-        let read = file
-            .read_at_aligned(offset, len)
-            .await
-            .map_err(io::Error::from)?;
-        if read.len() < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("short read: {} of {len} bytes", read.len()),
-            ));
-        }
-        Ok(read.to_vec())
+        read_exact_aligned(&file, offset, len).await
     }
+}
+
+/// Exactly `len` bytes at `offset` of a DMA file (both block-aligned); a
+/// short read is an error. Shared by journal and hot chunk read-backs.
+pub(super) async fn read_exact_aligned(
+    file: &DmaFile,
+    offset: u64,
+    len: usize,
+) -> io::Result<Vec<u8>> {
+    let read = file
+        .read_at_aligned(offset, len)
+        .await
+        .map_err(io::Error::from)?;
+    if read.len() < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("short read: {} of {len} bytes", read.len()),
+        ));
+    }
+    Ok(read[..len].to_vec())
 }
 
 fn blocking_write(path: &std::path::Path, offset: u64, buf: &AlignedBuf) -> io::Result<()> {
