@@ -105,6 +105,7 @@ pub async fn run(
         last_collect: Instant::now(),
         tier_full: false,
         tier_listed: false,
+        idle_at: None,
     };
     flusher.list_tier().await;
     loop {
@@ -149,6 +150,9 @@ struct Flusher {
     last_collect: Instant,
     /// A tier directory was full at the last try (said once).
     tier_full: bool,
+    /// The journal's durable LSN and the run minimum of the last scan that
+    /// found nothing to flush.
+    idle_at: Option<(u64, u64)>,
     /// Whether the tier's objects of this core are known (until they are,
     /// nothing is stored, dropped or collected: an object could be missed).
     tier_listed: bool,
@@ -175,7 +179,15 @@ impl Flusher {
                 None if self.state.borrow().journal_pressed() => 0,
                 None => self.settings.min_run_bytes,
             };
+            // Nothing became durable since a scan with this minimum found
+            // nothing: no run can have appeared. Saves walking every segment
+            // every tick on an idle core.
+            let durable = self.state.borrow().durable_lsn();
+            if self.idle_at == Some((durable, min)) {
+                break;
+            }
             let Some(candidate) = self.state.borrow().next_flush(min, MAX_RUN_BYTES) else {
+                self.idle_at = Some((durable, min));
                 break;
             };
             flushed += self.flush(candidate).await?;
@@ -482,6 +494,10 @@ impl<S: Storage> CoreState<S> {
             container.hot_files(&mut named);
         }
         named
+    }
+
+    fn durable_lsn(&self) -> u64 {
+        self.journal.durable_lsn()
     }
 
     fn has_durable_segment(&self, segment: &str) -> bool {
