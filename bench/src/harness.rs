@@ -3,18 +3,21 @@
 //! Producer threads send at their events' intended times (event `k` of
 //! producer `p` of `P` is due at `start + (k·P + p) / rate`), or as fast as
 //! the window lets through at `rate = max`. Each send hands its
-//! acknowledgement future to one collector task, which waits for all of
-//! them at once and records each latency from the event's *intended* send
-//! time when its own acknowledgement arrives. A stall therefore counts
-//! against every event that should have been sent during it (no
-//! coordinated omission), and an early ack is never held behind a late one.
+//! acknowledgement future to its producer's collector task, which waits for
+//! all of them at once and records each latency from the event's *intended*
+//! send time to the moment the driver's client signalled the ack (see
+//! [`crate::stamp`]). A stall therefore counts against every event that
+//! should have been sent during it (no coordinated omission), and an early
+//! ack is never held behind a late one. One collector per producer keeps
+//! the harness from being what limits a run at `rate = max`.
 //!
 //! With `txn_events`, each send is one transaction of that many events
 //! (`Driver::send_events_at`): the schedule, the window and the latencies
 //! are then per transaction, from its intended start to its commit.
 //!
-//! The collector also keeps per-second figures (by acknowledgement time)
-//! for the report's charts, and the counters the progress line shows.
+//! The collectors also keep per-second figures (by acknowledgement time)
+//! for the report's charts ([`crate::tally`]), and the counters the
+//! progress line shows.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -25,14 +28,17 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::driver::{AckFuture, Driver, Lane};
 use crate::pacing::{precise_sleeps, wait_until};
 use crate::progress::{self, ProgressMode};
 use crate::spec::Workload;
-use crate::stats::{Latencies, round3};
+use crate::stamp::Stamped;
+use crate::stats::Latencies;
+use crate::tally::{Ack, Series, Tally};
+
+pub use crate::tally::Second;
 
 /// How long after the last send the run waits for outstanding
 /// acknowledgements before it gives up on the system under test.
@@ -66,24 +72,6 @@ pub struct Measured {
     /// When the run began, measuring began and the window closed, so a
     /// driver's own figures can be cut to the same window.
     pub clock: Clock,
-}
-
-/// One second of a run, by acknowledgement time.
-#[derive(Clone, Debug, Serialize)]
-pub struct Second {
-    /// Seconds since measuring began (this second covers `t..t+1`).
-    pub t: u32,
-    /// Acknowledgements in this second (its throughput in events/s).
-    pub events: u64,
-    pub mb_per_s: f64,
-    /// Latency percentiles of the events acknowledged in this second;
-    /// absent when none were.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p50_us: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p99_us: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_us: Option<f64>,
 }
 
 /// The run's timeline: warm-up from `start`, measured from `measure_from`
@@ -141,19 +129,28 @@ pub fn run(
         ..Live::default()
     });
     let stop = Arc::new(AtomicBool::new(false));
-    let (issue, issued) = mpsc::unbounded_channel();
     let clock = Clock::new(workload);
-    let collector = runtime.spawn(collect(
-        issued,
-        clock,
-        Arc::clone(&window),
-        Arc::clone(&live),
-        Arc::clone(&stop),
-    ));
+    let series = Arc::new(Series::new(workload.producers, Arc::clone(&live)));
+    let mut issues = Vec::with_capacity(workload.producers);
+    let mut collectors = Vec::with_capacity(workload.producers);
+    for _ in 0..workload.producers {
+        let (issue, issued) = mpsc::unbounded_channel();
+        issues.push(issue);
+        let tally = Tally::new(clock, Arc::clone(&live), Arc::clone(&series));
+        collectors.push(runtime.spawn(collect(
+            issued,
+            tally,
+            clock.start,
+            Arc::clone(&window),
+            Arc::clone(&stop),
+        )));
+    }
     let display = progress::start(progress, label, clock, Arc::clone(&live));
     let sent = std::thread::scope(|scope| {
-        let senders: Vec<_> = (0..workload.producers)
-            .map(|producer| {
+        let senders: Vec<_> = issues
+            .into_iter()
+            .enumerate()
+            .map(|(producer, issue)| {
                 let lanes: Vec<usize> = (0..lanes.len())
                     .filter(|&i| lanes[i].producer == producer)
                     .collect();
@@ -163,7 +160,7 @@ pub fn run(
                     driver,
                     workload,
                     clock,
-                    issue: issue.clone(),
+                    issue,
                     window: &window,
                     live: &live,
                     stop: &stop,
@@ -173,7 +170,6 @@ pub fn run(
                     .spawn_scoped(scope, move || sender.run())
             })
             .collect();
-        drop(issue);
         let mut result = Ok(());
         for sender in senders {
             let outcome = match sender {
@@ -190,14 +186,31 @@ pub fn run(
         result
     });
     live.draining.store(true, Ordering::Relaxed);
-    let collected = runtime.block_on(collector);
+    let collected = runtime.block_on(futures_util::future::join_all(collectors));
     if let Some(display) = display {
         display.finish();
     }
-    // The collector's error is the one that explains why sending stopped.
-    let measured = collected.context("the collector task")??;
+    // A collector's error is the one that explains why sending stopped.
+    let mut total: Option<Tally> = None;
+    for collected in collected {
+        let tally = collected.context("a collector task")??;
+        match &mut total {
+            Some(total) => total.absorb(&tally),
+            None => total = Some(tally),
+        }
+    }
     sent?;
-    Ok(measured)
+    let total = total.context("a run has at least one producer")?;
+    Ok(Measured {
+        latencies: total.latencies,
+        send_delay: total.send_delay,
+        events: total.events,
+        payload_bytes: total.payload_bytes,
+        late_acks: total.late_acks,
+        seconds: (clock.end - clock.measure_from).as_secs_f64(),
+        series: series.finish(),
+        clock,
+    })
 }
 
 /// One producer: its lanes, its share of the schedule, its random sizes.
@@ -291,16 +304,15 @@ impl Sender<'_> {
     }
 }
 
-/// Waits for every acknowledgement, in whatever order they come, and
-/// measures each one.
+/// Waits for every acknowledgement of one producer, in whatever order they
+/// come, and measures each one; returns its tally, closed.
 async fn collect(
     mut issued: mpsc::UnboundedReceiver<Issued>,
-    clock: Clock,
+    mut tally: Tally,
+    base: Instant,
     window: Arc<InFlight>,
-    live: Arc<Live>,
     stop: Arc<AtomicBool>,
-) -> anyhow::Result<Measured> {
-    let mut tally = Tally::new(clock, live);
+) -> anyhow::Result<Tally> {
     let mut pending = FuturesUnordered::new();
     let mut open = true;
     let mut deadline = None;
@@ -311,20 +323,20 @@ async fn collect(
         tokio::select! {
             biased;
             Some(done) = pending.next(), if !pending.is_empty() => {
-                let (result, acked, issued): (anyhow::Result<()>, Instant, Meta) = done;
+                let ((result, arrived), mut ack): ((anyhow::Result<()>, Instant), Ack) = done;
                 window.release();
                 if let Err(e) = result {
                     break Err(e);
                 }
-                tally.record(acked, &issued);
+                ack.arrived = arrived;
+                tally.record(&ack);
             }
             next = issued.recv(), if open => match next {
                 Some(Issued { ack, intended, sent, bytes }) => {
-                    let meta = Meta { intended, sent, bytes };
-                    pending.push(async move {
-                        let result = ack.await;
-                        (result, Instant::now(), meta)
-                    });
+                    // `arrived` is filled in from the stamp.
+                    let meta = Ack { intended, sent, arrived: intended, bytes };
+                    let stamped = Stamped::new(ack, base);
+                    pending.push(async move { (stamped.await, meta) });
                 }
                 None => {
                     open = false;
@@ -344,122 +356,14 @@ async fn collect(
         window.close();
         return Err(e);
     }
-    Ok(tally.finish())
+    tally.close();
+    Ok(tally)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// What the collector keeps of a sent event while it waits for its ack.
-struct Meta {
-    intended: Instant,
-    sent: Instant,
-    bytes: usize,
-}
-
-/// The collector's sums: the run's histograms and the per-second series.
-struct Tally {
-    clock: Clock,
-    live: Arc<Live>,
-    latencies: Latencies,
-    send_delay: Latencies,
-    events: u64,
-    payload_bytes: u64,
-    late_acks: u64,
-    series: Vec<Second>,
-    /// The second being filled, and its figures so far.
-    second: u32,
-    second_latencies: Latencies,
-    second_events: u64,
-    second_bytes: u64,
-}
-
-impl Tally {
-    fn new(clock: Clock, live: Arc<Live>) -> Self {
-        Self {
-            clock,
-            live,
-            latencies: Latencies::new(),
-            send_delay: Latencies::new(),
-            events: 0,
-            payload_bytes: 0,
-            late_acks: 0,
-            series: Vec::new(),
-            second: 0,
-            second_latencies: Latencies::new(),
-            second_events: 0,
-            second_bytes: 0,
-        }
-    }
-
-    fn record(&mut self, acked: Instant, issued: &Meta) {
-        self.live.acked.fetch_add(1, Ordering::Relaxed);
-        if issued.intended < self.clock.measure_from {
-            return; // warm-up
-        }
-        let latency = acked - issued.intended;
-        self.latencies.record(latency);
-        self.send_delay.record(issued.sent - issued.intended);
-        if acked <= self.clock.end {
-            self.events += 1;
-            self.payload_bytes += issued.bytes as u64;
-        } else {
-            self.late_acks += 1;
-        }
-        let second = (acked - self.clock.measure_from).as_secs();
-        let second = u32::try_from(second).unwrap_or(u32::MAX);
-        while self.second < second {
-            self.close_second();
-        }
-        self.second_latencies.record(latency);
-        self.second_events += 1;
-        self.second_bytes += issued.bytes as u64;
-    }
-
-    /// Closes the current second (empty or not) and starts the next.
-    fn close_second(&mut self) {
-        let has = !self.second_latencies.is_empty();
-        let l = &self.second_latencies;
-        if has {
-            let p99_ns = (l.quantile_us(0.99) * 1000.0) as u64;
-            self.live.last_p99_ns.store(p99_ns, Ordering::Relaxed);
-        }
-        self.series.push(Second {
-            t: self.second,
-            events: self.second_events,
-            mb_per_s: round3(self.second_bytes as f64 / 1e6),
-            p50_us: has.then(|| l.quantile_us(0.5)),
-            p99_us: has.then(|| l.quantile_us(0.99)),
-            max_us: has.then(|| l.max_us()),
-        });
-        self.second_latencies.reset();
-        self.second_events = 0;
-        self.second_bytes = 0;
-        self.second += 1;
-    }
-
-    fn finish(mut self) -> Measured {
-        let window_seconds = (self.clock.end - self.clock.measure_from).as_secs_f64();
-        // Every second of the window appears, even one without acks (a
-        // stall is a zero, not a gap), then whatever the drain added.
-        let whole = window_seconds.ceil() as u32;
-        while self.second < whole || self.second_events > 0 {
-            self.close_second();
-        }
-        Measured {
-            latencies: self.latencies,
-            send_delay: self.send_delay,
-            events: self.events,
-            payload_bytes: self.payload_bytes,
-            late_acks: self.late_acks,
-            seconds: window_seconds,
-            series: self.series,
-            clock: self.clock,
-        }
     }
 }
 

@@ -14,7 +14,9 @@ mod progress;
 mod read;
 mod report;
 mod spec;
+mod stamp;
 mod stats;
+mod tally;
 mod txn;
 mod workload;
 
