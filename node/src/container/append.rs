@@ -163,11 +163,14 @@ impl Container {
 /// The payloads of `events[from..]` as one buffer. A single event keeps its
 /// allocation (no copy): the common case of a writer that is not batching.
 fn concatenated(events: Vec<BatchEvent>, from: usize) -> Bytes {
+    let len: usize = events.iter().skip(from).map(|e| e.payload.len()).sum();
     let mut fresh = events.into_iter().skip(from);
     let Some(first) = fresh.next() else {
         return Bytes::new();
     };
     let mut data = first.payload;
+    // One growth to the batch's size instead of doubling past it.
+    data.reserve_exact(len - data.len());
     for event in fresh {
         data.extend_from_slice(&event.payload);
     }
