@@ -367,49 +367,66 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Events in flight, bounded: senders wait for room; the collector makes
-/// room as acknowledgements arrive, and closes it when the run fails.
+/// Events in flight, bounded: senders wait for room; the collectors make
+/// room as acknowledgements arrive, and close it when the run fails.
 struct InFlight {
-    state: Mutex<(usize, bool)>,
+    state: Mutex<Places>,
     room: Condvar,
     limit: usize,
+}
+
+struct Places {
+    taken: usize,
+    closed: bool,
+    /// Senders blocked on `room`: only then is it signalled (a notification
+    /// is a system call, once per ack at max rate otherwise).
+    waiting: usize,
 }
 
 impl InFlight {
     fn new(limit: usize) -> Self {
         Self {
-            state: Mutex::new((0, false)),
+            state: Mutex::new(Places {
+                taken: 0,
+                closed: false,
+                waiting: 0,
+            }),
             room: Condvar::new(),
             limit: limit.max(1),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Places> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes a place; `false` once closed.
     fn acquire(&self) -> bool {
         let mut state = self.lock();
-        while state.0 >= self.limit && !state.1 {
+        while state.taken >= self.limit && !state.closed {
+            state.waiting += 1;
             state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting -= 1;
         }
-        if state.1 {
+        if state.closed {
             return false;
         }
-        state.0 += 1;
+        state.taken += 1;
         true
     }
 
     fn release(&self) {
         let mut state = self.lock();
-        state.0 = state.0.saturating_sub(1);
+        state.taken = state.taken.saturating_sub(1);
+        let waiting = state.waiting > 0;
         drop(state);
-        self.room.notify_one();
+        if waiting {
+            self.room.notify_one();
+        }
     }
 
     fn close(&self) {
-        self.lock().1 = true;
+        self.lock().closed = true;
         self.room.notify_all();
     }
 }

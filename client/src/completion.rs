@@ -38,7 +38,14 @@ struct Slot<T> {
 }
 
 enum State<T> {
-    Waiting(Option<Waker>),
+    /// Not done yet: the task to wake, and whether a thread blocks in
+    /// [`Completion::wait`] (only then is the condvar signalled: a
+    /// notification costs a system call even with nobody waiting, once per
+    /// call at hundreds of thousands of calls a second).
+    Waiting {
+        waker: Option<Waker>,
+        blocked: bool,
+    },
     Done(Result<T, ClientError>),
     Taken,
 }
@@ -46,7 +53,10 @@ enum State<T> {
 /// A new completer and the completion it fills.
 pub(crate) fn completion<T>() -> (Completer<T>, Completion<T>) {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State::Waiting(None)),
+        state: Mutex::new(State::Waiting {
+            waker: None,
+            blocked: false,
+        }),
         done: Condvar::new(),
     });
     let completer = Completer {
@@ -69,8 +79,11 @@ impl<T> Completion<T> {
         loop {
             match std::mem::replace(&mut *state, State::Taken) {
                 State::Done(result) => return result,
-                waiting @ State::Waiting(_) => {
-                    *state = waiting;
+                State::Waiting { waker, .. } => {
+                    *state = State::Waiting {
+                        waker,
+                        blocked: true,
+                    };
                     state = wait(&self.slot.done, state);
                 }
                 State::Taken => return Err(taken()),
@@ -90,7 +103,7 @@ impl<T> Future for Completion<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = lock(&self.slot.state);
         match &mut *state {
-            State::Waiting(waker) => {
+            State::Waiting { waker, .. } => {
                 // Keep the newest waker: the future may have moved tasks.
                 match waker {
                     Some(known) if known.will_wake(cx.waker()) => {}
@@ -139,18 +152,20 @@ impl<T> Drop for Completer<T> {
 }
 
 fn fill<T>(slot: &Slot<T>, result: Result<T, ClientError>) {
-    let waker = {
+    let (waker, blocked) = {
         let mut state = lock(&slot.state);
         match std::mem::replace(&mut *state, State::Done(result)) {
-            State::Waiting(waker) => waker,
+            State::Waiting { waker, blocked } => (waker, blocked),
             // Filled twice cannot happen (complete takes self); keep the first.
             first => {
                 *state = first;
-                None
+                (None, false)
             }
         }
     };
-    slot.done.notify_all();
+    if blocked {
+        slot.done.notify_all();
+    }
     // Wake outside the lock: a waker may poll (and lock) right away.
     if let Some(waker) = waker {
         waker.wake();

@@ -17,6 +17,7 @@ mod session;
 mod state;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use spate_wire::{MAX_EVENT_BYTES, StatusCode};
 
@@ -190,7 +191,9 @@ impl SegmentWriter {
         let shared = &self.shared;
         let mut state = lock(&shared.state);
         while state.closed.is_none() && state.is_full(&shared.options, payload.len()) {
+            shared.room_waiters.fetch_add(1, Ordering::SeqCst);
             state = wait(&shared.room, state);
+            shared.room_waiters.fetch_sub(1, Ordering::SeqCst);
         }
         let number = number.unwrap_or(state.next_number);
         if number == i64::MAX && state.closed.is_none() {

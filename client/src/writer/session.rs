@@ -2,6 +2,7 @@
 //! writer thread, handling acks on its reader thread, and recovering from
 //! a broken connection by resending everything unresolved, in order.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
@@ -34,8 +35,12 @@ pub(super) struct WriterShared {
     client: Weak<ClientInner>,
     retrier: Arc<Retrier>,
     pub state: Mutex<WriterState>,
-    /// Signalled when events resolve (room for `append`).
+    /// Signalled when events resolve (room for `append`), if anyone waits.
     pub room: Condvar,
+    /// Appenders blocked on `room`; counted under `state`'s lock, so a
+    /// finisher that changed the state under it sees every waiter that
+    /// could have missed the change (a notification is a system call).
+    pub room_waiters: AtomicUsize,
 }
 
 impl WriterShared {
@@ -54,6 +59,7 @@ impl WriterShared {
             retrier: Arc::clone(&client.retrier),
             state: Mutex::new(state),
             room: Condvar::new(),
+            room_waiters: AtomicUsize::new(0),
         }
     }
 
@@ -144,7 +150,9 @@ impl WriterShared {
 
     /// Fires completions and wakes appenders waiting for room.
     pub(super) fn finish(&self, finished: Finished) {
-        self.room.notify_all();
+        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+            self.room.notify_all();
+        }
         finished.fire();
     }
 

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{EventAck, Shared, State};
@@ -97,6 +98,10 @@ pub(super) fn poll_locked(
     let Some(mut pending) = state.in_flight.remove(&number) else {
         return;
     };
+    // Appenders wait on `changed` only while the writer is blocked (under
+    // this lock), so with it open nobody needs the notification, a system
+    // call once per event otherwise.
+    let was_blocked = shared.blocked.load(Ordering::Acquire);
     pending.future = None;
     pending.waker = None;
     let mut done = Vec::new();
@@ -133,8 +138,11 @@ pub(super) fn poll_locked(
     if refresh {
         state.refreshing = true;
     }
+    let wake = was_blocked || shared.blocked.load(Ordering::Acquire);
     drop(state);
-    shared.changed.notify_all();
+    if wake {
+        shared.changed.notify_all();
+    }
     complete(done, flushes);
     if refresh {
         super::refresh::start(Arc::clone(shared));
