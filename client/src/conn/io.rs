@@ -109,10 +109,14 @@ fn dispatch(conn: &Arc<Connection>, frame: Frame<'_>) {
 }
 
 /// Writer thread: outbox → socket, gathering everything queued into one
-/// write, until the connection breaks.
+/// write, until the connection breaks. It holds the writer role from taking
+/// the items to asking for more, so no inline writer writes meanwhile, and
+/// it is the only one that blocks on the socket.
 fn write_requests(conn: &Arc<Connection>, mut stream: TcpStream) {
     let mut out = Vec::new();
-    while let Some(items) = conn.take_outgoing() {
+    let mut held = false;
+    while let Some(items) = conn.take_outgoing(held) {
+        held = true;
         for item in items {
             match item {
                 Outgoing::Frame(frame) => out.extend_from_slice(&frame),

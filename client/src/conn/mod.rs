@@ -9,6 +9,22 @@
 //!   admitted, and [`FrameSource`]s (segment writers) that build their
 //!   frames right there, so that batching decisions see the latest acks.
 //!
+//! **Who writes to the socket.** Whoever holds the *writer role*, a flag in
+//! the connection's state, and only they: bytes of two writers never
+//! interleave. The writer thread takes the role while it drains the outbox.
+//! A thread that admits a frame ([`Connection::send`],
+//! [`Connection::try_send`]) while the writer is idle (outbox empty, role
+//! free) takes the role itself instead and sends the frame with one
+//! non-blocking `send`: at low
+//! rates a request leaves without waking the writer thread. What the socket
+//! does not take at once (it would block, or took only part) goes to the
+//! front of the outbox as the role is released, and the writer thread, woken
+//! then, writes it before anything queued meanwhile. So the order of the
+//! bytes is the order in which the role was held, and only the writer thread
+//! ever blocks on the socket. While the role is held, queuing threads just
+//! queue, and the holder wakes the writer thread when it releases the role
+//! with work queued. The holder never keeps the state's lock while it sends.
+//!
 //! Admission keeps the connection inside the node's `Limits`: a request is
 //! registered (counted against `max_in_flight_requests` and
 //! `max_in_flight_bytes`) before it is queued, and released when its reply
@@ -22,6 +38,7 @@
 
 pub(crate) mod handshake;
 mod io;
+mod turn;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -106,6 +123,9 @@ struct State {
     /// source keeps a "scheduled" flag), so bounded by the sessions.
     parked: Vec<Arc<dyn FrameSource>>,
     broken: Option<ClientError>,
+    /// Someone holds the writer role: the writer thread, or a thread writing
+    /// inline. Nobody else writes to the socket meanwhile.
+    writing: bool,
     /// An error the node sent about the connection itself (request id 0 or
     /// unknown) before closing it: the best explanation of the close.
     last_words: Option<ClientError>,
@@ -134,6 +154,7 @@ impl Connection {
                 outbox: VecDeque::new(),
                 parked: Vec::new(),
                 broken: None,
+                writing: false,
                 last_words: None,
             }),
             work: Condvar::new(),
@@ -233,13 +254,17 @@ impl Connection {
         }
         state.pending.insert(id, Pending { waiter, bytes });
         state.in_flight_bytes += bytes;
-        state.outbox.push_back(Outgoing::Frame(frame));
-        self.work.notify_one();
+        if !self.take_role(&mut state) {
+            self.queue(&mut state, Outgoing::Frame(frame));
+            return Ok(());
+        }
+        drop(state);
+        self.write_inline(frame);
         Ok(())
     }
 
     /// Registers request `id` (a frame of `bytes` that the caller, the
-    /// writer thread, writes itself) if there is room now.
+    /// holder of the writer role, writes itself) if there is room now.
     pub(crate) fn try_register(
         &self,
         id: u64,
@@ -275,8 +300,7 @@ impl Connection {
         if let Some(error) = &state.broken {
             return Err(error.clone());
         }
-        state.outbox.push_back(Outgoing::Source(source));
-        self.work.notify_one();
+        self.queue(&mut state, Outgoing::Source(source));
         Ok(())
     }
 
@@ -291,8 +315,7 @@ impl Connection {
         // A reply may have freed room since the caller looked. With none
         // pending no reply will come to unpark it, but then there is room.
         if state.pending.is_empty() {
-            state.outbox.push_back(Outgoing::Source(source));
-            self.work.notify_one();
+            self.queue(&mut state, Outgoing::Source(source));
         } else {
             state.parked.push(source);
         }
@@ -309,7 +332,7 @@ impl Connection {
             state
                 .outbox
                 .extend(parked.into_iter().map(Outgoing::Source));
-            self.work.notify_one();
+            self.wake_writer(&state);
         }
         self.room.notify_all();
         Some(pending.waiter)
@@ -320,17 +343,64 @@ impl Connection {
         lock(&self.state).last_words = Some(error);
     }
 
-    /// Waits for something to write; `None` once the connection is broken.
-    fn take_outgoing(&self) -> Option<Vec<Outgoing>> {
+    /// Writer thread: gives the writer role back if it `held` it, waits
+    /// until there is something to write and the role is free, and takes
+    /// both; `None` once the connection is broken.
+    fn take_outgoing(&self, held: bool) -> Option<Vec<Outgoing>> {
         let mut state = lock(&self.state);
+        if held {
+            state.writing = false;
+        }
         loop {
             if state.broken.is_some() {
                 return None;
             }
-            if !state.outbox.is_empty() {
+            if !state.writing && !state.outbox.is_empty() {
+                state.writing = true;
                 return Some(state.outbox.drain(..).collect());
             }
             state = wait(&self.work, state);
+        }
+    }
+
+    /// Takes the writer role if the writer is idle: nothing queued (which
+    /// would have to go first), nobody writing.
+    fn take_role(&self, state: &mut State) -> bool {
+        let idle = !state.writing && state.outbox.is_empty();
+        if idle && turn::INLINE_WRITES {
+            state.writing = true;
+            return true;
+        }
+        false
+    }
+
+    /// Queues `item` for the writer thread.
+    fn queue(&self, state: &mut State, item: Outgoing) {
+        state.outbox.push_back(item);
+        self.wake_writer(state);
+    }
+
+    /// Wakes the writer thread for queued work, unless someone holds the
+    /// writer role: the holder looks at the outbox when it lets go.
+    fn wake_writer(&self, state: &State) {
+        if !state.writing {
+            self.work.notify_one();
+        }
+    }
+
+    /// Gives the writer role back. `rest`, bytes the holder could not send,
+    /// goes out first, before anything queued meanwhile. Wakes the writer
+    /// thread if anything is queued.
+    fn release_role(&self, rest: Option<Outgoing>) {
+        let mut state = lock(&self.state);
+        state.writing = false;
+        if let Some(rest) = rest
+            && state.broken.is_none()
+        {
+            state.outbox.push_front(rest);
+        }
+        if !state.outbox.is_empty() {
+            self.work.notify_one();
         }
     }
 
