@@ -12,10 +12,10 @@
 //! **Who writes to the socket.** Whoever holds the *writer role*, a flag in
 //! the connection's state, and only they: bytes of two writers never
 //! interleave. The writer thread takes the role while it drains the outbox.
-//! A thread that admits a frame ([`Connection::send`],
-//! [`Connection::try_send`]) while the writer is idle (outbox empty, role
-//! free) takes the role itself instead and sends the frame with one
-//! non-blocking `send`: at low
+//! A thread that queues work ([`Connection::send`], [`Connection::try_send`],
+//! [`Connection::schedule`]) while the writer is idle (outbox empty, role
+//! free) takes the role itself instead, builds the bytes exactly as the
+//! writer thread would, and sends them with one non-blocking `send`: at low
 //! rates a request leaves without waking the writer thread. What the socket
 //! does not take at once (it would block, or took only part) goes to the
 //! front of the outbox as the role is released, and the writer thread, woken
@@ -23,7 +23,10 @@
 //! bytes is the order in which the role was held, and only the writer thread
 //! ever blocks on the socket. While the role is held, queuing threads just
 //! queue, and the holder wakes the writer thread when it releases the role
-//! with work queued. The holder never keeps the state's lock while it sends.
+//! with work queued. The holder never keeps the state's lock while it builds
+//! or sends (sources lock their own state and call back in). A frame
+//! source's turn is handed back to the caller of `schedule` as a
+//! [`WriteTurn`], to run once it has released its own lock.
 //!
 //! Admission keeps the connection inside the node's `Limits`: a request is
 //! registered (counted against `max_in_flight_requests` and
@@ -39,6 +42,8 @@
 pub(crate) mod handshake;
 mod io;
 mod turn;
+
+pub(crate) use turn::WriteTurn;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -67,10 +72,13 @@ pub(crate) trait Waiter: Send {
     }
 }
 
-/// A session that builds its own frames on the writer thread.
+/// A session that builds its own frames when its turn to write comes (on
+/// the writer thread, or inline on the thread that scheduled it).
 pub(crate) trait FrameSource: Send + Sync {
     /// Encodes what should go out now into `out`, registering each request
     /// with [`Connection::try_register`]; parks itself when there is no room.
+    /// Called by the holder of the writer role, with no connection lock
+    /// held.
     fn write_frames(self: Arc<Self>, conn: &Arc<Connection>, out: &mut Vec<u8>);
     /// The connection failed while the source was queued or parked on it.
     fn on_connection_failed(self: Arc<Self>, conn: &Connection, error: ClientError);
@@ -126,6 +134,9 @@ struct State {
     /// Someone holds the writer role: the writer thread, or a thread writing
     /// inline. Nobody else writes to the socket meanwhile.
     writing: bool,
+    /// The inline writers' gather buffer, kept between turns (taken by the
+    /// role holder, given back with the role).
+    spare: Vec<u8>,
     /// An error the node sent about the connection itself (request id 0 or
     /// unknown) before closing it: the best explanation of the close.
     last_words: Option<ClientError>,
@@ -155,6 +166,7 @@ impl Connection {
                 parked: Vec::new(),
                 broken: None,
                 writing: false,
+                spare: Vec::new(),
                 last_words: None,
             }),
             work: Condvar::new(),
@@ -259,7 +271,7 @@ impl Connection {
             return Ok(());
         }
         drop(state);
-        self.write_inline(frame);
+        self.write_inline(frame, false);
         Ok(())
     }
 
@@ -294,19 +306,34 @@ impl Connection {
                 || state.in_flight_bytes + bytes <= limits.max_in_flight_bytes)
     }
 
-    /// Queues `source` to build its frames on the writer thread.
-    pub(crate) fn schedule(&self, source: Arc<dyn FrameSource>) -> Result<(), ClientError> {
+    /// Queues `source` to build its frames on the writer thread, or, if the
+    /// writer is idle, hands the caller the writer role: `source` builds and
+    /// sends its frames when the caller runs the [`WriteTurn`], which it
+    /// must do once it holds no lock (the source takes its own).
+    pub(crate) fn schedule(
+        self: &Arc<Self>,
+        source: Arc<dyn FrameSource>,
+    ) -> Result<Option<WriteTurn>, ClientError> {
         let mut state = lock(&self.state);
         if let Some(error) = &state.broken {
             return Err(error.clone());
         }
-        self.queue(&mut state, Outgoing::Source(source));
-        Ok(())
+        if !self.take_role(&mut state) {
+            self.queue(&mut state, Outgoing::Source(source));
+            return Ok(None);
+        }
+        let out = std::mem::take(&mut state.spare);
+        drop(state);
+        Ok(Some(WriteTurn::new(Arc::clone(self), source, out)))
     }
 
     /// Keeps `source` until a reply frees room, then queues it again. Fails
     /// if the connection broke (the caller holds its own lock, so it handles
     /// that itself rather than being called back).
+    ///
+    /// Only a source's `write_frames` parks it, so the caller holds the
+    /// writer role and the source's lock: an immediate re-queue always goes
+    /// through the outbox, never inline.
     pub(crate) fn park(&self, source: Arc<dyn FrameSource>) -> Result<(), ClientError> {
         let mut state = lock(&self.state);
         if let Some(error) = &state.broken {
@@ -389,9 +416,10 @@ impl Connection {
     }
 
     /// Gives the writer role back. `rest`, bytes the holder could not send,
-    /// goes out first, before anything queued meanwhile. Wakes the writer
+    /// goes out first, before anything queued meanwhile; `spare` is the
+    /// holder's gather buffer, kept for the next turn. Wakes the writer
     /// thread if anything is queued.
-    fn release_role(&self, rest: Option<Outgoing>) {
+    fn release_role(&self, rest: Option<Outgoing>, spare: Option<Vec<u8>>) {
         let mut state = lock(&self.state);
         state.writing = false;
         if let Some(rest) = rest
@@ -399,9 +427,20 @@ impl Connection {
         {
             state.outbox.push_front(rest);
         }
+        if let Some(mut spare) = spare {
+            spare.clear();
+            if spare.capacity() <= turn::RETAINED_SPARE_BYTES {
+                state.spare = spare;
+            }
+        }
         if !state.outbox.is_empty() {
             self.work.notify_one();
         }
+    }
+
+    /// The error the connection broke with, if it did.
+    fn broken(&self) -> Option<ClientError> {
+        lock(&self.state).broken.clone()
     }
 
     /// Breaks the connection: every waiter and queued source learns of it,

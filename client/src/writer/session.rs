@@ -1,6 +1,7 @@
-//! A segment writer's moving parts: building frames on the connection's
-//! writer thread, handling acks on its reader thread, and recovering from
-//! a broken connection by resending everything unresolved, in order.
+//! A segment writer's moving parts: building frames when the connection
+//! gives it a turn to write (on its writer thread, or inline on the thread
+//! that scheduled it), handling acks on its reader thread, and recovering
+//! from a broken connection by resending everything unresolved, in order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -65,6 +66,8 @@ impl WriterShared {
 
     /// Queues a frame-building job on the connection if a frame should go
     /// now; reconnects first if the writer lost its connection while idle.
+    /// If the connection's writer is idle, the job runs on this thread when
+    /// the returned `Finished` fires, after the lock is released.
     pub(super) fn kick(self: &Arc<Self>, state: &mut WriterState) -> Finished {
         if state.closed.is_some() || state.scheduled {
             return Finished::default();
@@ -82,7 +85,7 @@ impl WriterShared {
         }
         state.scheduled = true;
         match conn.schedule(Arc::clone(self) as Arc<dyn FrameSource>) {
-            Ok(()) => Finished::default(),
+            Ok(turn) => Finished::turn(turn),
             Err(error) => self.recover(state, error),
         }
     }

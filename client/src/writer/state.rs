@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::{Ack, AppendOutcome, ConditionalOutcome};
 use crate::completion::Completer;
-use crate::conn::Connection;
+use crate::conn::{Connection, WriteTurn};
 use crate::error::ClientError;
 use crate::options::WriterOptions;
 
@@ -115,16 +115,31 @@ impl Done {
 }
 
 /// Completions collected under the lock, fired after it is released (a
-/// waker may run code that takes the lock again).
+/// waker may run code that takes the lock again); also the connection's
+/// writer role, when scheduling got it (the frames are built under the
+/// same lock, so they too wait for its release).
 #[derive(Default)]
 #[must_use = "completions must be fired after the lock is released"]
 pub(super) struct Finished {
+    turns: Vec<WriteTurn>,
     events: Vec<(Done, Resolution, Vec<u8>)>,
     flushes: Vec<(Completer<()>, Result<(), ClientError>)>,
 }
 
 impl Finished {
+    /// Nothing to complete; `turn` to run.
+    pub(super) fn turn(turn: Option<WriteTurn>) -> Self {
+        Finished {
+            turns: turn.into_iter().collect(),
+            ..Finished::default()
+        }
+    }
+
+    /// Sends first (the node's work starts sooner), then completes.
     pub(super) fn fire(self) {
+        for turn in self.turns {
+            turn.run();
+        }
         for (done, resolution, payload) in self.events {
             done.resolve(resolution, payload);
         }
@@ -134,6 +149,7 @@ impl Finished {
     }
 
     pub(super) fn merge(&mut self, other: Finished) {
+        self.turns.extend(other.turns);
         self.events.extend(other.events);
         self.flushes.extend(other.flushes);
     }
