@@ -137,6 +137,9 @@ struct State {
     /// The inline writers' gather buffer, kept between turns (taken by the
     /// role holder, given back with the role).
     spare: Vec<u8>,
+    /// Inline sends: all sent, and some left to the writer thread.
+    #[cfg(test)]
+    inline_sends: (usize, usize),
     /// An error the node sent about the connection itself (request id 0 or
     /// unknown) before closing it: the best explanation of the close.
     last_words: Option<ClientError>,
@@ -167,6 +170,8 @@ impl Connection {
                 broken: None,
                 writing: false,
                 spare: Vec::new(),
+                #[cfg(test)]
+                inline_sends: (0, 0),
                 last_words: None,
             }),
             work: Condvar::new(),
@@ -490,3 +495,6 @@ fn clone_stream(stream: &TcpStream) -> Result<TcpStream, ClientError> {
         .try_clone()
         .map_err(|e| ClientError::io("cloning the socket", &e))
 }
+
+#[cfg(test)]
+mod tests;

@@ -100,6 +100,15 @@ impl Connection {
                 return self.release_role(None, spare.then_some(bytes));
             }
         };
+        #[cfg(test)]
+        {
+            let counts = &mut crate::sync::lock(&self.state).inline_sends;
+            if written == bytes.len() {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
         if written == bytes.len() {
             return self.release_role(None, spare.then_some(bytes));
         }
