@@ -1,7 +1,7 @@
 //! A std-thread TCP server speaking spate-wire: a stand-in node with
 //! several "cores" (one listening port each), in-memory segments, simple
 //! long polls, and knobs for tests: count frames per core, hold append
-//! acks, drop every connection, stop listening.
+//! acks, stop reading, drop every connection, stop listening.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Write as _};
@@ -51,6 +51,9 @@ struct Shared {
     live: Mutex<Vec<TcpStream>>,
     /// Drop the connection (without applying) on the next request of this type.
     drop_next: Mutex<Option<MessageType>>,
+    /// Connections read nothing more while set (clients' sockets fill up).
+    paused: Mutex<bool>,
+    resumed: Condvar,
     stopped: AtomicBool,
 }
 
@@ -96,6 +99,8 @@ impl TestServer {
             hold: Mutex::new(None),
             live: Mutex::new(Vec::new()),
             drop_next: Mutex::new(None),
+            paused: Mutex::new(false),
+            resumed: Condvar::new(),
             stopped: AtomicBool::new(false),
         });
         for (core, listener) in listeners.into_iter().enumerate() {
@@ -170,6 +175,18 @@ impl TestServer {
         }
     }
 
+    /// Connections stop reading requests (after the read each may be in):
+    /// what clients send piles up in the sockets until they are full.
+    pub fn pause_reading(&self) {
+        *lock(&self.shared.paused) = true;
+    }
+
+    /// Connections read again.
+    pub fn resume_reading(&self) {
+        *lock(&self.shared.paused) = false;
+        self.shared.resumed.notify_all();
+    }
+
     /// Closes every open connection (held acks are lost with them).
     pub fn drop_connections(&self) {
         if let Some(held) = lock(&self.shared.hold).as_mut() {
@@ -189,6 +206,7 @@ impl TestServer {
     /// Stops listening and drops every connection: the node is gone.
     pub fn stop(&self) {
         self.shared.stopped.store(true, Ordering::SeqCst);
+        self.resume_reading();
         for port in lock(&self.shared.ports).iter() {
             // Wakes the accept loop so that it sees the flag and closes.
             let _ = TcpStream::connect(("127.0.0.1", *port));
@@ -237,6 +255,14 @@ fn serve(shared: &Arc<Shared>, core: u16, mut stream: TcpStream) {
     let mut decoder = FrameDecoder::new(shared.options.limits.max_frame_bytes);
     let mut buf = vec![0; 64 * 1024];
     loop {
+        let mut paused = lock(&shared.paused);
+        while *paused {
+            paused = shared
+                .resumed
+                .wait(paused)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        drop(paused);
         let n = match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
