@@ -200,6 +200,25 @@ impl Node {
         None
     }
 
+    /// Freezes the node (SIGSTOP): it reads nothing and answers nothing, so
+    /// what clients send piles up in their sockets. A node dropped while
+    /// frozen is still killed.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a frozen node go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        let child = self.child.as_ref().expect("running");
+        // SAFETY: sends a signal to our own child process, not yet reaped.
+        let sent = unsafe { libc::kill(child.id() as i32, signal) };
+        assert_eq!(sent, 0, "signal {signal} sent");
+    }
+
     /// Stops the node with SIGTERM and returns its exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
