@@ -23,8 +23,10 @@
 //! **Runtime-agnostic.** Every call returns a [`Completion`] (or a
 //! [`ReadFuture`]): a plain `std::future::Future` that any executor can
 //! poll, which can also be waited on with `.wait()`. Behind the scenes each
-//! connection has a reader and a writer thread over blocking sockets, and
-//! the client has one retry thread.
+//! connection has a reader and a writer thread over blocking sockets (a
+//! request made while the connection's writer is idle is sent by the
+//! calling thread itself, without blocking), and the client has one retry
+//! thread.
 //!
 //! **Errors** are coarse and say what to do ([`ClientError`]): retry later,
 //! fix the request, or give up. Answers about a segment's state (sealed,
