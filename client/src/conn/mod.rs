@@ -130,6 +130,8 @@ struct State {
     /// Frame sources waiting for room; one entry per source at most (each
     /// source keeps a "scheduled" flag), so bounded by the sessions.
     parked: Vec<Arc<dyn FrameSource>>,
+    /// Application threads blocked on `room`.
+    room_waiters: usize,
     broken: Option<ClientError>,
     /// Someone holds the writer role: the writer thread, or a thread writing
     /// inline. Nobody else writes to the socket meanwhile.
@@ -167,6 +169,7 @@ impl Connection {
                 in_flight_bytes: 0,
                 outbox: VecDeque::new(),
                 parked: Vec::new(),
+                room_waiters: 0,
                 broken: None,
                 writing: false,
                 spare: Vec::new(),
@@ -267,7 +270,9 @@ impl Connection {
             if !block {
                 return Err(refused(Refusal::Full, waiter));
             }
+            state.room_waiters += 1;
             state = wait(&self.room, state);
+            state.room_waiters -= 1;
         }
         state.pending.insert(id, Pending { waiter, bytes });
         state.in_flight_bytes += bytes;
@@ -366,7 +371,10 @@ impl Connection {
                 .extend(parked.into_iter().map(Outgoing::Source));
             self.wake_writer(&state);
         }
-        self.room.notify_all();
+        // A notification is a system call, once per reply otherwise.
+        if state.room_waiters > 0 {
+            self.room.notify_all();
+        }
         Some(pending.waiter)
     }
 
