@@ -37,7 +37,7 @@ pub struct AppendArgs {
     pub output: OutputArgs,
 }
 
-/// Where each system listens.
+/// Where each system listens, and how the bench's Spate client waits there.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Targets {
     /// Address of the Spate node (any core; the client routes by segment).
@@ -49,6 +49,12 @@ pub struct Targets {
     /// Address of nats-server with JetStream (`--driver nats`).
     #[arg(long, default_value = "127.0.0.1:4222")]
     pub nats: String,
+    /// Spate only: microseconds the client's connection readers keep
+    /// polling after a reply before sleeping (`ClientOptions::reply_spin`;
+    /// 0, the client's default, sleeps at once). Reported in the run's
+    /// config.
+    #[arg(long, default_value_t = 0)]
+    pub spate_reply_spin_us: u64,
 }
 
 impl Targets {
@@ -166,6 +172,10 @@ pub struct AppendConfig {
     /// How they read (`tail` or `catch-up`), with consumers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_mode: Option<ConsumerMode>,
+    /// Spate: how long the client's readers polled after a reply before
+    /// sleeping (absent: they slept at once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_spin_us: Option<u64>,
 }
 
 pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
@@ -187,7 +197,7 @@ pub fn main(args: &AppendArgs) -> anyhow::Result<()> {
     }
     let report = run(
         args.driver,
-        target,
+        &args.targets,
         &workload,
         &floor,
         &runtime,
@@ -295,7 +305,7 @@ pub fn check_driver(kind: DriverKind, workload: &Workload) -> anyhow::Result<()>
 /// Connects `kind` at `target`, runs `workload`, tears down, reports.
 pub fn run(
     kind: DriverKind,
-    target: &str,
+    targets: &Targets,
     workload: &Workload,
     floor: &FloorReport,
     runtime: &tokio::runtime::Runtime,
@@ -309,10 +319,12 @@ pub fn run(
              (or append)"
         );
     }
+    let target = targets.of(kind);
     let lanes = driver::lanes(workload.producers, workload.segments);
     let run_id = driver::run_id();
     let setup = Setup {
         target,
+        reply_spin: std::time::Duration::from_micros(targets.spate_reply_spin_us),
         producers: workload.producers,
         segments: workload.segments,
         lanes: &lanes,
@@ -364,6 +376,8 @@ pub fn run(
         keys: workload.keys,
         consumers: workload.consumers,
         consumer_mode: (workload.consumers > 0).then_some(workload.consumer_mode),
+        reply_spin_us: (kind == DriverKind::Spate && targets.spate_reply_spin_us > 0)
+            .then_some(targets.spate_reply_spin_us),
     };
     let (measured, consumed) = outcome?;
     Ok(AppendReport::new(

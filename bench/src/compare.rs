@@ -85,10 +85,9 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<()> {
     let mut ran = Vec::new();
     let mut errors = BTreeMap::new();
     for &driver in &drivers {
-        let target = args.targets.of(driver);
         let outcome = append::run(
             driver,
-            target,
+            &args.targets,
             &workload,
             &floor,
             &runtime,
@@ -98,7 +97,11 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<()> {
         match outcome {
             Ok(report) => ran.push(report),
             Err(e) => {
-                eprintln!("spate-bench: {} at {target}: {e:#}", driver.name());
+                eprintln!(
+                    "spate-bench: {} at {}: {e:#}",
+                    driver.name(),
+                    args.targets.of(driver)
+                );
                 errors.insert(driver.name(), format!("{e:#}"));
             }
         }

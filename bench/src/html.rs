@@ -689,6 +689,7 @@ mod tests {
                 keys: 0,
                 consumers: 0,
                 consumer_mode: None,
+                reply_spin_us: None,
             },
             latency_distribution: latencies.distribution(),
             series: (0..5)

@@ -226,6 +226,7 @@ pub fn run(
     let lanes = driver::lanes(workload.producers, workload.segments);
     let run_id = driver::run_id();
     let setup = Setup {
+        reply_spin: std::time::Duration::ZERO,
         target,
         producers: workload.producers,
         segments: workload.segments,
@@ -508,6 +509,7 @@ impl TxnReport {
                 keys: c.keys,
                 consumers: c.consumers,
                 consumer_mode: c.consumer_mode,
+                reply_spin_us: None,
             },
             read_mb_per_s: self.read_mb_per_s,
             consumers: self.consumers.clone(),

@@ -24,6 +24,15 @@ pub struct ClientOptions {
     pub writer: WriterOptions,
     /// Read sizes, long-poll wait and prefetch of segment readers.
     pub reader: ReaderOptions,
+    /// How long a connection's reader thread keeps polling the socket after
+    /// a reply before it sleeps in a blocking read. Zero (the default)
+    /// sleeps at once. Waking a sleeping thread can take milliseconds on a
+    /// busy or virtualized machine, and that wake is part of every ack's
+    /// latency; a spin longer than the gap between replies (2 ms for 1,000
+    /// acks/s) keeps the thread awake, at the cost of a busy core per
+    /// connection while its replies keep coming. The node's `--spin-us` is
+    /// the same trade on the other side.
+    pub reply_spin: Duration,
 }
 
 impl Default for ClientOptions {
@@ -34,6 +43,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             writer: WriterOptions::default(),
             reader: ReaderOptions::default(),
+            reply_spin: Duration::ZERO,
         }
     }
 }

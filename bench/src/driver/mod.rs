@@ -41,6 +41,8 @@ pub struct Lane {
 pub struct Setup<'a> {
     /// The system's address (HOST:PORT).
     pub target: &'a str,
+    /// The Spate client's `reply_spin` (other drivers ignore it).
+    pub reply_spin: Duration,
     pub producers: usize,
     pub segments: usize,
     pub lanes: &'a [Lane],

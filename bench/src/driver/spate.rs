@@ -50,7 +50,11 @@ impl SpateDriver {
 pub fn connect_producers(setup: &Setup<'_>) -> anyhow::Result<Vec<Client>> {
     (0..setup.producers)
         .map(|_| {
-            Client::connect(setup.target, ClientOptions::default())
+            let options = ClientOptions {
+                reply_spin: setup.reply_spin,
+                ..ClientOptions::default()
+            };
+            Client::connect(setup.target, options)
                 .with_context(|| format!("connecting to the Spate node at {}", setup.target))
         })
         .collect()

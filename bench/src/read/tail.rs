@@ -39,6 +39,7 @@ pub fn run(
     let run_id = driver::run_id();
     let stream_text = stream.to_string();
     let setup = Setup {
+        reply_spin: std::time::Duration::ZERO,
         target: &args.node,
         producers: workload.producers,
         segments: workload.segments,

@@ -68,7 +68,7 @@ impl Client {
             .collect();
         let mut last_error = ClientError::invalid("the node address resolved to nothing");
         for addr in addrs {
-            match Connection::open(addr, options.connect_timeout, options.handshake_timeout) {
+            match Connection::open(addr, &options) {
                 Ok(conn) => return Client::with_bootstrap(addr, conn, options),
                 Err(error) => last_error = error,
             }
@@ -174,11 +174,7 @@ impl ClientInner {
             .port_of(core)
             .ok_or_else(|| ClientError::fatal(format!("the node has no core {core}")))?;
         let options = &self.options;
-        let conn = Connection::open(
-            SocketAddr::new(self.host, port),
-            options.connect_timeout,
-            options.handshake_timeout,
-        )?;
+        let conn = Connection::open(SocketAddr::new(self.host, port), options)?;
         self.learn(conn.topology());
         *slot = Some(Arc::clone(&conn));
         Ok(conn)

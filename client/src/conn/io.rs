@@ -1,12 +1,14 @@
 //! The two I/O threads of a connection.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use spate_wire::{Decoded, Frame, FrameDecoder, Reply};
 
+use super::spin::SpinningReader;
 use super::{Connection, Outgoing};
 use crate::error::ClientError;
 
@@ -22,12 +24,13 @@ pub(super) fn spawn(
     reader: TcpStream,
     writer: TcpStream,
     leftover: Vec<u8>,
+    reply_spin: Duration,
 ) -> Result<(), ClientError> {
     let name = format!("spate-conn-{}", conn.addr());
     let for_reader = Arc::clone(conn);
     thread::Builder::new()
         .name(format!("{name}-rx"))
-        .spawn(move || read_replies(&for_reader, reader, &leftover))
+        .spawn(move || read_replies(&for_reader, reader, &leftover, reply_spin))
         .map_err(|e| ClientError::io("starting the reader thread", &e))?;
     let for_writer = Arc::clone(conn);
     let started = thread::Builder::new()
@@ -43,18 +46,18 @@ pub(super) fn spawn(
 }
 
 /// Reader thread: socket → frames → waiters, until the connection breaks.
-fn read_replies(conn: &Arc<Connection>, mut stream: TcpStream, leftover: &[u8]) {
+fn read_replies(conn: &Arc<Connection>, stream: TcpStream, leftover: &[u8], reply_spin: Duration) {
     let mut decoder = FrameDecoder::new(conn.limits().max_frame_bytes);
     let error = match feed(conn, &mut decoder, leftover) {
         Err(error) => error,
-        Ok(()) => read_loop(conn, &mut stream, &mut decoder),
+        Ok(()) => read_loop(conn, SpinningReader::new(stream, reply_spin), &mut decoder),
     };
     conn.fail(error);
 }
 
 fn read_loop(
     conn: &Arc<Connection>,
-    stream: &mut TcpStream,
+    mut stream: SpinningReader,
     decoder: &mut FrameDecoder,
 ) -> ClientError {
     let mut buf = vec![0; READ_CHUNK_BYTES];

@@ -41,6 +41,7 @@
 
 pub(crate) mod handshake;
 mod io;
+mod spin;
 mod turn;
 
 pub(crate) use turn::WriteTurn;
@@ -49,11 +50,11 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
 use spate_wire::{Encode, EncodeError, FrameEncoder, Limits, Reply};
 
 use crate::error::ClientError;
+use crate::options::ClientOptions;
 use crate::sync::{lock, wait};
 use crate::topology::Topology;
 
@@ -151,10 +152,9 @@ impl Connection {
     /// Connects, greets the node and starts the I/O threads.
     pub(crate) fn open(
         addr: SocketAddr,
-        connect_timeout: Duration,
-        handshake_timeout: Duration,
+        options: &ClientOptions,
     ) -> Result<Arc<Connection>, ClientError> {
-        let greeted = handshake::open(addr, connect_timeout, handshake_timeout)?;
+        let greeted = handshake::open(addr, options.connect_timeout, options.handshake_timeout)?;
         let reader_stream = clone_stream(&greeted.stream)?;
         let writer_stream = clone_stream(&greeted.stream)?;
         let conn = Arc::new(Connection {
@@ -180,7 +180,13 @@ impl Connection {
             work: Condvar::new(),
             room: Condvar::new(),
         });
-        io::spawn(&conn, reader_stream, writer_stream, greeted.leftover)?;
+        io::spawn(
+            &conn,
+            reader_stream,
+            writer_stream,
+            greeted.leftover,
+            options.reply_spin,
+        )?;
         Ok(conn)
     }
 

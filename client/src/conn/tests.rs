@@ -101,7 +101,12 @@ fn connect(limits: Limits) -> (Arc<Connection>, Peer) {
         peer.answer(id, &reply);
         peer
     });
-    let conn = Connection::open(addr, PATIENCE, PATIENCE).expect("connects");
+    let options = ClientOptions {
+        connect_timeout: PATIENCE,
+        handshake_timeout: PATIENCE,
+        ..ClientOptions::default()
+    };
+    let conn = Connection::open(addr, &options).expect("connects");
     (conn, node.join().expect("the node greeted"))
 }
 
