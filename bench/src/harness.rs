@@ -123,7 +123,13 @@ pub fn run(
         Some(_) => FIXED_RATE_WINDOW,
         None => workload.window,
     };
-    let window = Arc::new(InFlight::new(limit));
+    // Each producer has its own share of the window, shared with its own
+    // collector only: one window for all was a lock every send and every ack
+    // of every producer contended for.
+    let share = limit.div_ceil(workload.producers.max(1));
+    let windows: Arc<[InFlight]> = (0..workload.producers)
+        .map(|_| InFlight::new(share))
+        .collect();
     let live = Arc::new(Live {
         transactions: workload.txn_events > 0,
         ..Live::default()
@@ -133,7 +139,7 @@ pub fn run(
     let series = Arc::new(Series::new(workload.producers, Arc::clone(&live)));
     let mut issues = Vec::with_capacity(workload.producers);
     let mut collectors = Vec::with_capacity(workload.producers);
-    for _ in 0..workload.producers {
+    for producer in 0..workload.producers {
         let (issue, issued) = mpsc::unbounded_channel();
         issues.push(issue);
         let tally = Tally::new(clock, Arc::clone(&live), Arc::clone(&series));
@@ -141,7 +147,10 @@ pub fn run(
             issued,
             tally,
             clock.start,
-            Arc::clone(&window),
+            Windows {
+                all: Arc::clone(&windows),
+                own: producer,
+            },
             Arc::clone(&stop),
         )));
     }
@@ -161,7 +170,7 @@ pub fn run(
                     workload,
                     clock,
                     issue,
-                    window: &window,
+                    window: &windows[producer],
                     live: &live,
                     stop: &stop,
                 };
@@ -310,7 +319,7 @@ async fn collect(
     mut issued: mpsc::UnboundedReceiver<Issued>,
     mut tally: Tally,
     base: Instant,
-    window: Arc<InFlight>,
+    window: Windows,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Tally> {
     let mut pending = FuturesUnordered::new();
@@ -324,7 +333,7 @@ async fn collect(
             biased;
             Some(done) = pending.next(), if !pending.is_empty() => {
                 let ((result, arrived), mut ack): ((anyhow::Result<()>, Instant), Ack) = done;
-                window.release();
+                window.own().release();
                 if let Err(e) = result {
                     break Err(e);
                 }
@@ -353,7 +362,8 @@ async fn collect(
     };
     if let Err(e) = result {
         stop.store(true, Ordering::Relaxed);
-        window.close();
+        // Every producer may wait for room its collector will never make.
+        window.close_all();
         return Err(e);
     }
     tally.close();
@@ -364,6 +374,22 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The producers' windows, and which one a collector makes room in.
+struct Windows {
+    all: Arc<[InFlight]>,
+    own: usize,
+}
+
+impl Windows {
+    fn own(&self) -> &InFlight {
+        &self.all[self.own]
+    }
+
+    fn close_all(&self) {
+        self.all.iter().for_each(InFlight::close);
     }
 }
 
