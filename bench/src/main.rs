@@ -32,6 +32,14 @@ use floor::FloorReport;
 use report::{Report, RunConfig};
 use workload::{Mode, WorkloadOptions};
 
+/// At max rate the harness allocates a few small objects per event on one
+/// thread and frees them on another; glibc's malloc was a quarter of the
+/// bench's CPU there, and the bench's CPU is what a run on one machine
+/// shares with the system under test. The same allocator serves every
+/// driver.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "spate-bench",
