@@ -42,6 +42,7 @@
 pub(crate) mod handshake;
 mod io;
 mod spin;
+mod sys;
 mod turn;
 
 pub(crate) use turn::WriteTurn;

@@ -13,6 +13,8 @@ use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use super::sys::{NONBLOCKING_CALLS, recv_nonblocking};
+
 /// A connection's socket as its reader thread reads it.
 pub(super) struct SpinningReader {
     stream: TcpStream,
@@ -23,7 +25,11 @@ pub(super) struct SpinningReader {
 
 impl SpinningReader {
     pub(super) fn new(stream: TcpStream, spin: Duration) -> Self {
-        let spin = if SPIN_READS { spin } else { Duration::ZERO };
+        let spin = if NONBLOCKING_CALLS {
+            spin
+        } else {
+            Duration::ZERO
+        };
         Self {
             stream,
             spin,
@@ -67,42 +73,6 @@ impl SpinningReader {
             std::hint::spin_loop();
         }
     }
-}
-
-/// Whether reads can poll: needs a per-call non-blocking `recv`.
-const SPIN_READS: bool = cfg!(any(target_os = "linux", target_os = "android"));
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn recv_nonblocking(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    loop {
-        // SAFETY: the pointer and length describe `buf`, a live, writable
-        // slice; the descriptor is the socket `stream` keeps open for the
-        // length of the call.
-        let got = unsafe {
-            libc::recv(
-                stream.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        match usize::try_from(got) {
-            Ok(n) => return Ok(n),
-            Err(_) => {
-                let error = io::Error::last_os_error();
-                if error.kind() != ErrorKind::Interrupted {
-                    return Err(error);
-                }
-            }
-        }
-    }
-}
-
-/// Never called: [`SPIN_READS`] is off here, so the spin is always zero.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn recv_nonblocking(_stream: &TcpStream, _buf: &mut [u8]) -> io::Result<usize> {
-    Err(ErrorKind::WouldBlock.into())
 }
 
 #[cfg(test)]

@@ -5,18 +5,16 @@
 //! never blocks on the socket: whatever the socket does not take at once
 //! goes to the writer thread, ahead of everything queued meanwhile.
 
-use std::io::{self, ErrorKind};
-use std::net::TcpStream;
+use std::io::ErrorKind;
 use std::sync::Arc;
 
+use super::sys::{NONBLOCKING_CALLS, send_nonblocking};
 use super::{Connection, FrameSource, Outgoing};
 use crate::error::ClientError;
 
-/// Whether threads other than the writer thread may take the writer role.
-/// Needs a per-call non-blocking send that never raises `SIGPIPE`
-/// (`MSG_DONTWAIT | MSG_NOSIGNAL`); elsewhere every write goes through the
-/// writer thread as before.
-pub(super) const INLINE_WRITES: bool = cfg!(any(target_os = "linux", target_os = "android"));
+/// Whether threads other than the writer thread may take the writer role:
+/// only with a send that never blocks (see [`super::sys`]).
+pub(super) const INLINE_WRITES: bool = NONBLOCKING_CALLS;
 
 /// The inline writers' gather buffer is dropped rather than kept past this
 /// size (a burst of large batches should not pin its memory).
@@ -117,42 +115,4 @@ impl Connection {
         bytes.drain(..written);
         self.release_role(Some(Outgoing::Frame(bytes)), None);
     }
-}
-
-/// One `send` of `bytes` that never blocks and never raises `SIGPIPE`,
-/// retried if a signal interrupts it. Returns how many bytes the socket
-/// took; `WouldBlock` if none fit.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn send_nonblocking(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    loop {
-        // SAFETY: the pointer and length describe `bytes`, a live slice
-        // that `send` only reads; the descriptor is the socket `stream`
-        // keeps open for the length of the call.
-        let sent = unsafe {
-            libc::send(
-                stream.as_raw_fd(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                flags,
-            )
-        };
-        match usize::try_from(sent) {
-            Ok(n) => return Ok(n),
-            Err(_) => {
-                let error = io::Error::last_os_error();
-                if error.kind() != ErrorKind::Interrupted {
-                    return Err(error);
-                }
-            }
-        }
-    }
-}
-
-/// Never called: [`INLINE_WRITES`] is off here, so nobody takes the role
-/// inline; should it happen, everything goes to the writer thread.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send_nonblocking(_stream: &TcpStream, _bytes: &[u8]) -> io::Result<usize> {
-    Err(ErrorKind::WouldBlock.into())
 }

@@ -17,14 +17,8 @@ fn pipelined_appends_survive_a_kill_exactly_once() {
     let listen = format!("127.0.0.1:{}", free_ports(2));
     let node = Node::start_listening("client", 2, &listen);
     let addr = node.cores[0];
-    let client = Client::connect(addr, ClientOptions::default()).expect("connects");
     let segments = ["s/c/0", "s/c/1", "s/c/2", "s/c/3"];
-    for segment in segments {
-        assert!(matches!(
-            client.create_segment(segment).wait().expect("create"),
-            CreateOutcome::Created
-        ));
-    }
+    let client = connect_creating(addr, &segments);
     let writers: Vec<_> = segments
         .iter()
         .map(|s| client.segment_writer(s, 11).expect("writer"))
@@ -64,6 +58,21 @@ fn pipelined_appends_survive_a_kill_exactly_once() {
 }
 
 /// The first `len` bytes of `segment`, read through the client.
+/// A client of the node at `addr`, with `segments` created.
+fn connect_creating(addr: std::net::SocketAddr, segments: &[impl AsRef<str>]) -> Client {
+    let client = Client::connect(addr, ClientOptions::default()).expect("connects");
+    for segment in segments {
+        assert!(matches!(
+            client
+                .create_segment(segment.as_ref())
+                .wait()
+                .expect("create"),
+            CreateOutcome::Created
+        ));
+    }
+    client
+}
+
 fn read_back(client: &Client, segment: &str, len: usize) -> Vec<u8> {
     let mut reader = client.segment_reader(segment, 0).expect("reader");
     let mut data = Vec::new();
@@ -88,14 +97,8 @@ fn many_threads_appending_through_one_connection_land_byte_exact() {
     const BURST_EVENTS: usize = 24;
     const BURST_LEN: usize = 1024 * 1024;
     let node = Node::start("client-threads", 1);
-    let client = Client::connect(node.cores[0], ClientOptions::default()).expect("connects");
     let segments: Vec<String> = (0..=WRITERS).map(|w| format!("s/threads/{w}")).collect();
-    for segment in &segments {
-        assert!(matches!(
-            client.create_segment(segment).wait().expect("create"),
-            CreateOutcome::Created
-        ));
-    }
+    let client = connect_creating(node.cores[0], &segments);
     let appenders: Vec<_> = segments
         .iter()
         .enumerate()
@@ -155,14 +158,8 @@ fn a_burst_into_a_frozen_node_is_finished_by_the_writer_thread() {
     const BURST_EVENTS: usize = 24;
     const BURST_LEN: usize = 1024 * 1024;
     let node = Node::start("client-burst", 1);
-    let client = Client::connect(node.cores[0], ClientOptions::default()).expect("connects");
     let segments = ["s/burst/0", "s/burst/1", "s/burst/2"];
-    for segment in segments {
-        assert!(matches!(
-            client.create_segment(segment).wait().expect("create"),
-            CreateOutcome::Created
-        ));
-    }
+    let client = connect_creating(node.cores[0], &segments);
     let writers: Vec<_> = segments
         .iter()
         .enumerate()
