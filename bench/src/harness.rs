@@ -510,6 +510,12 @@ mod tests {
             .expect("a runtime")
     }
 
+    /// `workload` through `driver`, its lanes derived, no progress line.
+    fn run_quietly(driver: &Instant0, workload: &Workload) -> anyhow::Result<Measured> {
+        let lanes = lanes(workload.producers, workload.segments);
+        run(driver, &lanes, workload, &runtime(), ProgressMode::Off, "t")
+    }
+
     fn small(rate: Rate) -> Workload {
         Workload {
             producers: 2,
@@ -527,16 +533,7 @@ mod tests {
     fn a_fixed_rate_run_sends_its_schedule_and_counts_the_window() {
         let driver = Instant0::default();
         let workload = small(Rate::PerSecond(1000.0));
-        let lanes = lanes(workload.producers, workload.segments);
-        let measured = run(
-            &driver,
-            &lanes,
-            &workload,
-            &runtime(),
-            ProgressMode::Off,
-            "t",
-        )
-        .expect("runs");
+        let measured = run_quietly(&driver, &workload).expect("runs");
         // 0.4 s at 1000/s: the schedule is exact; only when each event
         // leaves depends on the machine.
         assert_eq!(driver.sent.load(Ordering::Relaxed), 400);
@@ -551,16 +548,7 @@ mod tests {
     fn a_max_rate_run_stays_within_its_window_and_stops_on_time() {
         let driver = Instant0::default();
         let workload = small(Rate::Max);
-        let lanes = lanes(workload.producers, workload.segments);
-        let measured = run(
-            &driver,
-            &lanes,
-            &workload,
-            &runtime(),
-            ProgressMode::Off,
-            "t",
-        )
-        .expect("runs");
+        let measured = run_quietly(&driver, &workload).expect("runs");
         assert!(measured.events > 0);
         // 0.3 s is one second of series (a second more only if the last
         // acks came a whole second late).
@@ -575,16 +563,7 @@ mod tests {
             txn_events: 3,
             ..small(Rate::PerSecond(1000.0))
         };
-        let lanes = lanes(workload.producers, workload.segments);
-        let measured = run(
-            &driver,
-            &lanes,
-            &workload,
-            &runtime(),
-            ProgressMode::Off,
-            "t",
-        )
-        .expect("runs");
+        let measured = run_quietly(&driver, &workload).expect("runs");
         // 400 transactions of 3 events each; the measured ones count their
         // events' bytes.
         assert_eq!(driver.sent.load(Ordering::Relaxed), 1200);
@@ -601,17 +580,7 @@ mod tests {
             ..Instant0::default()
         };
         let workload = small(Rate::PerSecond(1000.0));
-        let lanes = lanes(workload.producers, workload.segments);
-        let error = run(
-            &driver,
-            &lanes,
-            &workload,
-            &runtime(),
-            ProgressMode::Off,
-            "t",
-        )
-        .err()
-        .expect("fails");
+        let error = run_quietly(&driver, &workload).err().expect("fails");
         assert!(
             format!("{error:#}").contains("refused on purpose"),
             "{error:#}"
