@@ -325,6 +325,10 @@ async fn collect(
     let mut pending = FuturesUnordered::new();
     let mut open = true;
     let mut deadline = None;
+    // A collector whose acks stopped coming still closes its seconds, so
+    // the others' are summarized and dropped rather than kept open.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let result = loop {
         if !open && pending.is_empty() {
             break Ok(());
@@ -352,6 +356,7 @@ async fn collect(
                     deadline = Some(tokio::time::Instant::now() + DRAIN_PATIENCE);
                 }
             },
+            _ = tick.tick() => tally.close_past(Instant::now()),
             () = sleep_until(deadline), if deadline.is_some() => {
                 break Err(anyhow::anyhow!(
                     "{} events still unacknowledged {DRAIN_PATIENCE:?} after the last send",

@@ -193,6 +193,8 @@ impl Tally {
         } else {
             self.late_acks += 1;
         }
+        // A second already closed (only by a stall of this collector longer
+        // than `close_past`'s margin) counts the ack in the current one.
         let second = arrived.saturating_duration_since(self.clock.measure_from);
         let second = u32::try_from(second.as_secs()).unwrap_or(u32::MAX);
         while self.second < second {
@@ -216,6 +218,18 @@ impl Tally {
         self.second_events = 0;
         self.second_bytes = 0;
         self.second += 1;
+    }
+
+    /// Closes the seconds that ended more than a second before `now`: an
+    /// ack stamped in one of them has long been recorded (stamps come at
+    /// most one collector turn before their record).
+    pub fn close_past(&mut self, now: Instant) {
+        let since = now.saturating_duration_since(self.clock.measure_from);
+        let done = since.as_secs().saturating_sub(1);
+        let done = u32::try_from(done).unwrap_or(u32::MAX);
+        while self.second < done {
+            self.close_second();
+        }
     }
 
     /// Closes every second of the window (a stall is a zero, not a gap) and
@@ -289,6 +303,22 @@ mod tests {
         assert_eq!(a.latencies.len(), 4);
         assert!((seconds[2].max_us.unwrap_or(0.0) - 4000.0).abs() < 10.0);
         assert!(live.last_p99_ns.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn a_quiet_collector_closes_its_seconds_so_the_others_finish() {
+        let clock = clock();
+        let live = Arc::new(Live::default());
+        let series = Arc::new(Series::new(2, Arc::clone(&live)));
+        let mut busy = Tally::new(clock, Arc::clone(&live), Arc::clone(&series));
+        let mut quiet = Tally::new(clock, live, Arc::clone(&series));
+        busy.record(&ack(&clock, 100, 1));
+        busy.record(&ack(&clock, 1100, 1));
+        quiet.close_past(clock.measure_from + Duration::from_millis(1500));
+        assert!(series.lock().done.is_empty(), "second 0 ended 0.5 s ago");
+        quiet.close_past(clock.measure_from + Duration::from_millis(2100));
+        let done: Vec<u32> = series.lock().done.iter().map(|s| s.t).collect();
+        assert_eq!(done, [0]);
     }
 
     #[test]
